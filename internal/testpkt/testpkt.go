@@ -41,7 +41,7 @@ type Spec struct {
 	TTL      uint8
 	IPID     uint16
 	// ICMP/ICMPv6 type, code and echo id/seq.
-	Type, Code uint8
+	Type, Code  uint8
 	ID, EchoSeq uint16
 	// Inner is the quoted packet of an ICMP error (its first bytes are used,
 	// as a router would quote them).
