@@ -1,0 +1,50 @@
+package syntax
+
+import "testing"
+
+// Expected texts come from nft 1.0.6 (`nft -c -f` in a netns) on the same input.
+func TestSyntaxErrors(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		{"brace-without-separator", "table ip t {\n  chain c { counter }\n}\n",
+			"x.nft:2:21-21: Error: syntax error, unexpected '}', expecting newline or semicolon\n  chain c { counter }\n                    ^"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("x.nft", []byte(tt.src))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if err.Error() != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseShapes(t *testing.T) {
+	src := "define p = { 22, 80 }\ntable inet f {\n\tset s { type ipv4_addr; flags dynamic; size 10; }\n" +
+		"\tchain in {\n\t\ttype filter hook input priority filter + 10; policy drop;\n" +
+		"\t\ttcp dport $p ct state new,established counter accept\n\t}\n}\nadd rule inet f in ip saddr 1.2.3.4 drop\n"
+	f, err := Parse("x.nft", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Items) != 3 || f.Items[0].Define == nil || f.Items[1].Table == nil || f.Items[2].Command == nil {
+		t.Fatalf("top items: %+v", f.Items)
+	}
+	tb := f.Items[1].Table
+	if tb.Family != "inet" || tb.Name.Text() != "f" || len(tb.Items) != 2 {
+		t.Fatalf("table: %+v", tb)
+	}
+	ch := tb.Items[1].Chain
+	if ch == nil || ch.Items[0].Hook == nil || ch.Items[0].Hook.Priority.Base != "filter" ||
+		ch.Items[0].Hook.Priority.Offset != "10" || ch.Items[1].Policy == nil {
+		t.Fatalf("chain: %+v", ch)
+	}
+	r := ch.Items[2].Rule
+	if r == nil || len(r.Terms) != 11 || r.Terms[0].Pos.Line != 6 || r.Terms[0].Pos.Column != 3 {
+		t.Fatalf("rule: %+v", r)
+	}
+}
