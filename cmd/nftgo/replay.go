@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/nftgo/nftgo/compiler"
+	"github.com/nftgo/nftgo/ct"
+	"github.com/nftgo/nftgo/replay"
+	"github.com/nftgo/nftgo/vm"
+)
+
+// runReplay is `nftgo -f RULESET --replay CAPTURE …`: per-packet results to
+// --verdicts (JSON lines) or, without it, human-readable lines and a summary
+// on stdout; then the COMMAND words over the machine's snapshot and the
+// conntrack table to --conntrack.
+func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, stderr io.Writer) int {
+	fail := func(err error) int {
+		stdout.Flush()
+		fmt.Fprintf(stderr, "nftgo: %v\n", err)
+		return 1
+	}
+	host, err := hostOf(o)
+	if err != nil {
+		return fail(err)
+	}
+	ctc := ct.DefaultConfig()
+	for _, kv := range o.sysctls {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fail(fmt.Errorf("--sysctl %q: want KEY=VALUE", kv))
+		}
+		if err := ctc.SetSysctl(strings.TrimSpace(k), strings.TrimSpace(v)); err != nil {
+			return fail(fmt.Errorf("--sysctl %s: %v", kv, err))
+		}
+	}
+	var first *int64
+	ctc.Log = func(now int64, msg string) {
+		// dmesg's shape, on the replay clock from the first packet
+		rel := now
+		if first != nil {
+			rel -= *first
+		}
+		fmt.Fprintf(stderr, "[%5d.%06d] %s\n", rel/1e9, rel%1e9/1e3, msg)
+	}
+
+	capf, err := replay.Open(o.replay)
+	if err != nil {
+		return fail(err)
+	}
+	defer capf.Close()
+
+	cfg := replay.Config{Host: host, CT: ctc, Trace: o.trace}
+	var vfile *os.File
+	var vw *bufio.Writer
+	switch o.verdicts {
+	case "":
+		cfg.Text = stdout
+	case "-":
+		cfg.Verdicts = stdout
+	default:
+		if vfile, err = os.Create(o.verdicts); err != nil {
+			return fail(err)
+		}
+		defer vfile.Close()
+		vw = bufio.NewWriterSize(vfile, 64<<10)
+		cfg.Verdicts = vw
+	}
+	r, err := replay.New(c.Ruleset, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	first = &r.Stats.First
+	if err := r.Run(capf); err != nil {
+		return fail(err)
+	}
+	if vw != nil {
+		if err := vw.Flush(); err != nil {
+			return fail(err)
+		}
+	}
+	now := r.Now()
+	if cfg.Text != nil {
+		if err := r.WriteSummary(stdout); err != nil {
+			return fail(err)
+		}
+	}
+	if st := r.Stats.Stopped; st != nil {
+		stdout.Flush()
+		fmt.Fprintf(stderr, "nftgo: %s: %v; the results above cover the records before it\n", o.replay, st)
+	}
+	if len(o.cmd) > 0 {
+		if cfg.Text != nil {
+			fmt.Fprintln(stdout)
+		}
+		if err := command(stdout, o, r.M.Snapshot(now)); err != nil {
+			stdout.Flush()
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
+	if o.conntrack != "" {
+		if err := writeConntrack(o.conntrack, r.M.Conntrack(), now, stdout, cfg.Text != nil); err != nil {
+			return fail(err)
+		}
+	}
+	return 0
+}
+
+func writeConntrack(path string, t *ct.Table, now int64, stdout *bufio.Writer, human bool) error {
+	if path == "-" {
+		if human {
+			fmt.Fprintln(stdout)
+		}
+		return t.WriteList(stdout, now)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	if err := t.WriteList(w, now); err != nil {
+		f.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// hostOf builds the host model from --iface/--route (forward mode) and
+// --local (local mode).
+func hostOf(o *options) (vm.Host, error) {
+	var h vm.Host
+	for _, s := range o.ifaces {
+		ifc, err := replay.ParseIface(s)
+		if err != nil {
+			return h, err
+		}
+		h.Ifaces = append(h.Ifaces, ifc)
+	}
+	for _, s := range o.routes {
+		rts, err := replay.ParseRoute(s)
+		if err != nil {
+			return h, err
+		}
+		h.Routes = append(h.Routes, rts...)
+	}
+	for _, s := range o.locals {
+		a, err := replay.ParseLocal(s)
+		if err != nil {
+			return h, err
+		}
+		h.Local = append(h.Local, a)
+	}
+	return h, nil
+}
