@@ -37,6 +37,8 @@ type Capture struct {
 	link   packet.LinkType // pcap: the header's link type, untruncated
 	closer io.Closer
 
+	order binary.ByteOrder // pcapng: of the current section
+
 	index int   // records returned so far
 	start int64 // offset of the record being read
 }
@@ -114,6 +116,10 @@ func NewCapture(r io.Reader) (c *Capture, err error) {
 	}
 	if binary.BigEndian.Uint32(hdr) == 0x0a0d0d0a {
 		c.Format = "pcapng"
+		c.order = binary.LittleEndian
+		if h, _ := c.br.Peek(12); len(h) == 12 && binary.BigEndian.Uint32(h[8:]) == 0x1a2b3c4d {
+			c.order = binary.BigEndian
+		}
 		c.ng, err = pcapgo.NewNgReader(c.br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
 		if err != nil {
 			return nil, fmt.Errorf("pcapng: %w", eofIsShort(err))
@@ -213,10 +219,11 @@ func (s *Stopped) Unwrap() error { return s.Err }
 // file and a *Stopped for a truncated or corrupt record.
 func (c *Capture) Next() (data []byte, ts int64, lt packet.LinkType, err error) {
 	c.start = c.cnt.n - int64(c.br.Buffered())
+	clean := c.ng != nil && c.ngCleanEnd()
 	data, ts, lt, err = c.next()
 	if err != nil {
 		end := c.cnt.n - int64(c.br.Buffered())
-		if errors.Is(err, io.EOF) && end == c.start {
+		if errors.Is(err, io.EOF) && (end == c.start || clean) {
 			return nil, 0, 0, io.EOF
 		}
 		if errors.Is(err, io.EOF) {
@@ -226,6 +233,49 @@ func (c *Capture) Next() (data []byte, ts int64, lt packet.LinkType, err error) 
 	}
 	c.index++
 	return data, ts, lt, nil
+}
+
+// ngCleanEnd reports whether the pcapng stream, from the block boundary
+// the next read starts at, holds only complete non-packet blocks (interface
+// statistics, name resolution, …) up to its end: pcapgo then consumes them
+// and reports io.EOF, which is a clean end, not a truncated record. It only
+// peeks into the buffer, so it costs nothing per packet when a packet block
+// comes next.
+func (c *Capture) ngCleanEnd() bool {
+	off := 0
+	for {
+		b, err := c.br.Peek(off + 12)
+		if len(b) == off && err != nil {
+			return true
+		}
+		if len(b) < off+8 {
+			return false
+		}
+		h := b[off:]
+		typ := c.order.Uint32(h)
+		if typ == 0x0a0d0d0a {
+			if len(h) < 12 {
+				return false
+			}
+			switch {
+			case binary.LittleEndian.Uint32(h[8:]) == 0x1a2b3c4d:
+				c.order = binary.LittleEndian
+			case binary.BigEndian.Uint32(h[8:]) == 0x1a2b3c4d:
+				c.order = binary.BigEndian
+			default:
+				return false
+			}
+		}
+		switch typ {
+		case 2, 3, 6: // packet, simple packet, enhanced packet block
+			return false
+		}
+		n := int(c.order.Uint32(h[4:]))
+		if n < 12 || n%4 != 0 || off+n > c.br.Size() {
+			return false
+		}
+		off += n
+	}
 }
 
 func (c *Capture) next() (data []byte, ts int64, lt packet.LinkType, err error) {
