@@ -128,8 +128,14 @@ func (r *runner) run() error {
 	if _, err := r.nsRun(helperRuleset(cfg.Mode == Local), "nft", "-f", "-"); err != nil {
 		return fmt.Errorf("helper table: %w", err)
 	}
-	if _, err := r.nsRun("", "nft", "-f", cfg.Ruleset); err != nil {
-		r.res.LoadError = err.Error()
+	load := exec.Command("ip", "netns", "exec", r.ns, "nft", "-f", cfg.Ruleset)
+	var stderr strings.Builder
+	load.Stderr = &stderr
+	if err := load.Run(); err != nil {
+		r.res.LoadError = stderr.String()
+		if r.res.LoadError == "" {
+			r.res.LoadError = err.Error()
+		}
 		return nil
 	}
 	tr, err := r.startMonitor()
