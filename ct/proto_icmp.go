@@ -1,0 +1,140 @@
+package ct
+
+import (
+	"encoding/binary"
+
+	"github.com/nftgo/nftgo/packet"
+)
+
+// icmpPacket is icmp_packet / icmpv6_packet: only a request may create an
+// entry; every packet refreshes the 30 s timeout. ICMP entries are never
+// ASSURED.
+//
+// Ref: net/netfilter/nf_conntrack_proto_icmp.c — nf_conntrack_icmp_packet
+func (t *Table) icmpPacket(c *Conn, p *packet.Packet, info Info, j, timeout uint32) int {
+	if c.Status&StatusConfirmed == 0 {
+		typ := c.orig.DstPort >> 8
+		ok := false
+		if c.orig.L3 == packet.NFProtoIPv4 {
+			ok = typ == 8 || typ == 13 || typ == 15 || typ == 17
+		} else {
+			ok = typ == 128 || typ == 139
+		}
+		if !ok {
+			return vInvalid
+		}
+	}
+	t.refresh(c, p, info, timeout, j)
+	return vAccept
+}
+
+// genericPacket is the tracker of protocols without their own: 600 s,
+// refreshed by every packet.
+//
+// Ref: net/netfilter/nf_conntrack_core.c — generic_packet
+func (t *Table) genericPacket(c *Conn, p *packet.Packet, info Info, j uint32) int {
+	t.refresh(c, p, info, t.p.generic, j)
+	return vAccept
+}
+
+// icmpError handles ICMP errors before normal tracking. done reports that
+// conntrack is finished with the packet: c/info is the RELATED entry, or
+// nil/NoInfo when the packet is invalid.
+//
+// Ref: net/netfilter/nf_conntrack_proto_icmp.c — nf_conntrack_icmpv4_error
+func (t *Table) icmpError(p *packet.Packet, l4 []byte, hook uint8, j uint32) (*Conn, Info, bool) {
+	if len(l4) < 8 {
+		t.Stats.Invalid++
+		return nil, NoInfo, true
+	}
+	if t.p.checksum && hook == HookPrerouting && !plainChecksumOK(l4) {
+		t.Stats.Invalid++
+		return nil, NoInfo, true
+	}
+	typ := l4[0]
+	if typ > 18 {
+		t.Stats.Invalid++
+		return nil, NoInfo, true
+	}
+	switch typ {
+	case 3, 4, 5, 11, 12: // icmp_is_err
+	default:
+		return nil, 0, false
+	}
+	var outer [16]byte
+	copy(outer[:4], p.Data[p.NetOff+16:p.NetOff+20])
+	return t.inetError(l4[8:], packet.NFProtoIPv4, outer, j)
+}
+
+// icmpv6Error is the ICMPv6 counterpart: neighbour discovery and MLD are
+// untracked, errors (type < 128) are looked up by their inner tuple.
+//
+// Ref: net/netfilter/nf_conntrack_proto_icmpv6.c — nf_conntrack_icmpv6_error
+func (t *Table) icmpv6Error(p *packet.Packet, l4 []byte, hook uint8, j uint32) (*Conn, Info, bool) {
+	if len(l4) < 8 {
+		t.Stats.Invalid++
+		return nil, NoInfo, true
+	}
+	if t.p.checksum && hook == HookPrerouting && !l4ChecksumOK(p, l4, packet.ProtoICMPv6) {
+		t.Stats.Invalid++
+		return nil, NoInfo, true
+	}
+	typ := l4[0]
+	switch typ {
+	case 130, 131, 132, 133, 134, 135, 136, 143, 151, 152:
+		return nil, Untracked, true
+	case 137:
+		// A redirect is looked up by the packet it quotes only when it is
+		// well-formed (code 0, hop limit 255, link-local source, redirected
+		// header option first); nftgo does not parse the options, so it
+		// checks the header fields and treats the rest as invalid.
+		nh := p.Data[p.NetOff:]
+		if l4[1] != 0 || nh[7] != 255 || !(nh[8] == 0xfe && nh[9]&0xc0 == 0x80) || len(l4) < 40+8 || l4[40] != 4 {
+			t.Stats.Invalid++
+			return nil, NoInfo, true
+		}
+		var outer [16]byte
+		copy(outer[:], nh[24:40])
+		return t.inetError(l4[48:], packet.NFProtoIPv6, outer, j)
+	}
+	if typ >= 128 {
+		return nil, 0, false
+	}
+	var outer [16]byte
+	copy(outer[:], p.Data[p.NetOff+24:p.NetOff+40])
+	return t.inetError(l4[8:], packet.NFProtoIPv6, outer, j)
+}
+
+// inetError looks up the connection an ICMP error quotes: the inner tuple
+// inverted must match a live entry whose tuple in the matched direction is
+// addressed to the error's outer destination.
+//
+// Ref: net/netfilter/nf_conntrack_proto_icmp.c — nf_conntrack_inet_error
+func (t *Table) inetError(inner []byte, l3 uint8, outer [16]byte, j uint32) (*Conn, Info, bool) {
+	var orig Tuple
+	if !innerTuple(&orig, inner, l3) {
+		t.Stats.Invalid++
+		return nil, NoInfo, true
+	}
+	inv, ok := orig.invert()
+	if !ok {
+		t.Stats.Invalid++
+		return nil, NoInfo, true
+	}
+	idx, dir, found := t.find(&inv, 0, inv.hash(0, t.seed), j)
+	if !found {
+		t.Stats.Invalid++
+		return nil, NoInfo, true
+	}
+	c := t.conn(idx)
+	if c.tupleOf(dir).Dst != outer {
+		t.Stats.Invalid++
+		return nil, NoInfo, true
+	}
+	if dir == dirReply {
+		return c, RelatedReply, true
+	}
+	return c, Related, true
+}
+
+var _ = binary.BigEndian

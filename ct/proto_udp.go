@@ -1,0 +1,57 @@
+package ct
+
+import (
+	"encoding/binary"
+
+	"github.com/nftgo/nftgo/packet"
+)
+
+// udpError is udp_error: a short header, a length field beyond the packet
+// or below 8, or (at prerouting, with nf_conntrack_checksum) a wrong
+// non-zero checksum make the packet invalid.
+//
+// Ref: net/netfilter/nf_conntrack_proto_udp.c — udp_error
+func (t *Table) udpError(p *packet.Packet, l4 []byte, hook uint8) bool {
+	if len(l4) < 8 {
+		return true
+	}
+	ulen := int(binary.BigEndian.Uint16(l4[4:]))
+	if ulen > len(l4) || ulen < 8 {
+		return true
+	}
+	if binary.BigEndian.Uint16(l4[6:]) == 0 {
+		return false
+	}
+	return t.p.checksum && hook == HookPrerouting && !l4ChecksumOK(p, l4, packet.ProtoUDP)
+}
+
+// udpPacket is nf_conntrack_udp_packet: 30 s until a reply was seen; after
+// that, a packet more than 2 s after the entry's creation makes it a stream
+// (120 s, ASSURED). The first reply itself still takes the 30 s branch,
+// because SEEN_REPLY is set only after the handler ran.
+//
+// Ref: net/netfilter/nf_conntrack_proto_udp.c — nf_conntrack_udp_packet
+func (t *Table) udpPacket(c *Conn, p *packet.Packet, l4 []byte, info Info, hook uint8, j uint32) int {
+	if c.orig.Proto == packet.ProtoUDP && t.udpError(p, l4, hook) {
+		return vInvalid
+	}
+	if c.orig.Proto == packet.ProtoUDPLite && len(l4) < 8 {
+		return vInvalid
+	}
+	if c.Status&StatusConfirmed == 0 {
+		c.tcp.seen[0].end = j + 2*hz // stream_ts
+	}
+	if c.Status&StatusSeenReply == 0 {
+		t.refresh(c, p, info, t.p.udp, j)
+		return vAccept
+	}
+	extra, stream := t.p.udp, false
+	if int32(j-c.tcp.seen[0].end) > 0 {
+		extra, stream = t.p.udpStream, true
+	}
+	t.refresh(c, p, info, extra, j)
+	if stream {
+		c.Status |= StatusAssured
+	}
+	return vAccept
+}
