@@ -70,29 +70,58 @@ type Result struct {
 	// Hook path, for traces: Out is the egress interface ("" when delivered
 	// locally or dropped).
 	Out string
+	// Logged counts the log statements the packet met; LogPrefix is the
+	// last one's prefix.
+	Logged    int
+	LogPrefix string
+	// Reject is the reject statement that dropped the packet: the kernel
+	// sends this reply (TCP RST or ICMP error). Nil otherwise.
+	Reject *ruleset.Reject
+	// QueueNum is the queue of a VerdictQueue; QueueBypass means no
+	// listener lets the packet go on (it is then accepted).
+	QueueNum    uint16
+	QueueBypass bool
 }
 
-// Machine is a loaded ruleset plus its run-time state.
-type Machine struct{}
+// Machine is a loaded ruleset plus its run-time state. It is not safe for
+// concurrent use: one machine replays one stream of packets.
+type Machine struct {
+	machine
+}
 
 // New loads rs into a fresh machine.
-func New(rs *ruleset.Ruleset, cfg Config) (*Machine, error) { panic("vm: not implemented") }
+func New(rs *ruleset.Ruleset, cfg Config) (*Machine, error) {
+	m := &Machine{}
+	if err := m.load(rs, cfg); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
 
 // Receive runs a packet that arrives from the wire on iface through
 // prerouting, the routing decision, then input or forward and postrouting.
+// An empty iface means the interface that routes back to the packet's
+// source (the side it came from).
 func (m *Machine) Receive(p *packet.Packet, iface string, now int64) Result {
-	panic("vm: not implemented")
+	return m.receive(p, iface, now)
 }
 
 // Send runs a locally generated packet through output and postrouting.
-func (m *Machine) Send(p *packet.Packet, now int64) Result { panic("vm: not implemented") }
+func (m *Machine) Send(p *packet.Packet, now int64) Result { return m.send(p, now) }
 
-// Advance runs the timers due by now: conntrack expiry and set GC.
-func (m *Machine) Advance(now int64) { panic("vm: not implemented") }
+// Advance runs the timers due by now: conntrack expiry and set GC. The
+// replay calls it before each packet with the packet's timestamp.
+func (m *Machine) Advance(now int64) { m.advance(now) }
 
 // Snapshot returns the ruleset as the kernel would dump it at now: counters
 // with their values, sets with their current elements.
-func (m *Machine) Snapshot(now int64) *ruleset.Ruleset { panic("vm: not implemented") }
+func (m *Machine) Snapshot(now int64) *ruleset.Ruleset { return m.snapshot(now) }
 
-// Conntrack returns the machine's conntrack table.
-func (m *Machine) Conntrack() *ct.Table { panic("vm: not implemented") }
+// Conntrack returns the machine's conntrack table. It stays empty when the
+// ruleset never uses conntrack: the kernel then never registers its hooks.
+func (m *Machine) Conntrack() *ct.Table {
+	if m.ct == nil {
+		m.ct = ct.NewTable(m.cfg.CT)
+	}
+	return m.ct
+}

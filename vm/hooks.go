@@ -1,0 +1,227 @@
+package vm
+
+import (
+	"encoding/binary"
+
+	"github.com/nftgo/nftgo/ct"
+	"github.com/nftgo/nftgo/packet"
+	"github.com/nftgo/nftgo/ruleset"
+)
+
+// begin resets the per-packet state (a fresh skb).
+func (m *machine) begin(p *packet.Packet, now int64) {
+	m.pkt = p
+	m.now = now
+	m.conn = nil
+	m.info = ct.NoInfo
+	m.untracked = false
+	m.mark, m.priority, m.nftrace = 0, 0, 0
+	m.pkttype = pktType(p)
+	m.in, m.out = nil, nil
+	m.res = Result{Verdict: ruleset.VerdictAccept}
+	m.nfproto = p.NFProto
+	if p.NFProto == packet.NFProtoIPv6 {
+		m.af = af6
+	} else {
+		m.af = af4
+	}
+}
+
+// receive is ip_rcv → prerouting → routing → input, or forward →
+// postrouting.
+//
+// Ref: net/ipv4/ip_input.c — ip_rcv, ip_rcv_finish; net/ipv4/ip_forward.c — ip_forward.
+func (m *machine) receive(p *packet.Packet, ifname string, now int64) Result {
+	m.begin(p, now)
+	if p.NFProto != packet.NFProtoIPv4 && p.NFProto != packet.NFProtoIPv6 {
+		return m.res
+	}
+	src, _, _ := addrs(p)
+	if ifname != "" {
+		m.in = m.host.byName[ifname]
+	}
+	if m.in == nil {
+		m.in = m.host.lookup(src)
+	}
+	if !m.runHook(ruleset.HookPrerouting, "prerouting") {
+		return m.finish()
+	}
+	// Routing uses the destination after DNAT.
+	src, dst, _ := addrs(p)
+	if m.host.isLocal(dst) {
+		if m.host.isLocal(src) && m.in != m.host.lo {
+			// Martian source: ip_route_input_slow drops it.
+			return m.kernelDrop("routing")
+		}
+		m.runHook(ruleset.HookInput, "input")
+		return m.finish()
+	}
+	if m.host.isLocal(src) {
+		return m.kernelDrop("routing")
+	}
+	m.out = m.host.lookup(dst)
+	if m.out == nil || m.out == m.host.lo {
+		return m.kernelDrop("routing")
+	}
+	if !decTTL(p) {
+		return m.kernelDrop("routing")
+	}
+	if !m.runHook(ruleset.HookForward, "forward") {
+		return m.finish()
+	}
+	m.runHook(ruleset.HookPostrouting, "postrouting")
+	return m.finish()
+}
+
+// send is a locally generated packet: output → routing → postrouting.
+//
+// Ref: net/ipv4/ip_output.c — __ip_local_out, ip_output.
+func (m *machine) send(p *packet.Packet, now int64) Result {
+	m.begin(p, now)
+	if p.NFProto != packet.NFProtoIPv4 && p.NFProto != packet.NFProtoIPv6 {
+		return m.res
+	}
+	_, dst, _ := addrs(p)
+	m.out = m.host.lookup(dst)
+	if m.host.isLocal(dst) {
+		m.out = m.host.lo
+	}
+	if m.out == nil {
+		// No route: the socket call fails before any hook.
+		return m.kernelDrop("routing")
+	}
+	if !m.runHook(ruleset.HookOutput, "output") {
+		return m.finish()
+	}
+	// Re-route after output (DNAT or mark may have changed the route).
+	_, dst, _ = addrs(p)
+	if m.host.isLocal(dst) {
+		m.out = m.host.lo
+	} else if o := m.host.lookup(dst); o != nil {
+		m.out = o
+	}
+	m.runHook(ruleset.HookPostrouting, "postrouting")
+	return m.finish()
+}
+
+// decTTL is ip_decrease_ttl / the IPv6 hop-limit decrement before the
+// forward hook; a packet whose TTL would expire is dropped (the kernel
+// sends time exceeded).
+func decTTL(p *packet.Packet) bool {
+	b := p.Network()
+	if p.NFProto == packet.NFProtoIPv4 {
+		if b[8] <= 1 {
+			return false
+		}
+		// Ref: include/net/ip.h — ip_decrease_ttl (the checksum as a
+		// native little-endian word plus htons(0x0100)).
+		check := uint32(binary.LittleEndian.Uint16(b[10:])) + 0x0001
+		if check >= 0xffff {
+			check++
+		}
+		binary.LittleEndian.PutUint16(b[10:], uint16(check))
+		b[8]--
+		return true
+	}
+	if b[7] <= 1 {
+		return false
+	}
+	b[7]--
+	return true
+}
+
+func (m *machine) kernelDrop(stage string) Result {
+	m.res.Verdict = ruleset.VerdictDrop
+	m.res.KernelDrop = stage
+	return m.finish()
+}
+
+// finish releases an unconfirmed conntrack entry of a packet that did not
+// make it (it never enters the table) and fills in the egress interface.
+func (m *machine) finish() Result {
+	if m.res.Verdict != ruleset.VerdictAccept {
+		if c := m.conn; c != nil && c.Status&ct.StatusConfirmed == 0 {
+			m.ct.Release(c)
+		}
+		m.res.Out = ""
+	} else if m.out != nil {
+		m.res.Out = m.out.name
+	}
+	m.pkt = nil
+	return m.res
+}
+
+// runHook runs every entry of one hook in priority order: base chains,
+// conntrack and the NAT core. ACCEPT ends one entry; anything else ends the
+// packet's traversal. It reports whether the packet went on.
+//
+// Ref: net/netfilter/core.c — nf_hook_slow.
+func (m *machine) runHook(h ruleset.Hook, stage string) bool {
+	m.hook = h
+	ents := m.hooks[m.af][h]
+	for i := range ents {
+		e := &ents[i]
+		switch e.kind {
+		case entChain:
+			v, dec := m.doChain(e.chain)
+			if !m.verdictOK(v, dec) {
+				return false
+			}
+		case entDefrag:
+			// Reassembly is not modelled: fragments pass as they are.
+		case entCtIn:
+			if m.conn != nil || m.untracked {
+				continue
+			}
+			c, info, drop := m.ct.In(m.pkt, uint8(h), m.now)
+			if drop {
+				m.res.Verdict = ruleset.VerdictDrop
+				m.res.KernelDrop = stage
+				return false
+			}
+			m.conn, m.info = c, info
+		case entNAT:
+			if !m.natHook(h) {
+				return false
+			}
+		case entConfirm:
+			if c := m.conn; c != nil {
+				if m.ct.Confirm(c, m.info, m.now) {
+					m.res.Verdict = ruleset.VerdictDrop
+					m.res.KernelDrop = stage
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// verdictOK records a base chain's verdict on the result and reports
+// whether the packet goes on to the next hook entry.
+func (m *machine) verdictOK(v ruleset.VerdictCode, dec *Decision) bool {
+	m.res.Decided = dec
+	switch v {
+	case ruleset.VerdictAccept:
+		return true
+	case ruleset.VerdictQueue:
+		if m.res.QueueBypass {
+			// No listener and bypass: nf_queue lets the packet on.
+			return true
+		}
+	}
+	m.res.Verdict = v
+	return false
+}
+
+// advance runs the timers: conntrack expiry and every set's GC.
+func (m *machine) advance(now int64) {
+	if m.ct != nil && m.ctActive {
+		m.ct.Expire(now)
+	}
+	for i := range m.sets {
+		if m.sets[i].s != nil {
+			m.sets[i].s.GC(m.ct, now)
+		}
+	}
+}

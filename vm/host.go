@@ -1,0 +1,160 @@
+package vm
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+
+	"github.com/nftgo/nftgo/packet"
+)
+
+// iface is a device of the modelled host.
+type iface struct {
+	name  string
+	idx   int
+	nameB [16]byte // IFNAMSIZ, NUL-padded, as meta iifname loads it
+	addrs []netip.Addr
+}
+
+func (i *iface) index() int {
+	if i == nil {
+		return 0
+	}
+	return i.idx
+}
+
+func (i *iface) nameBytes() []byte {
+	if i == nil {
+		return zeroName[:]
+	}
+	return i.nameB[:]
+}
+
+type route struct {
+	prefix netip.Prefix
+	dev    *iface
+}
+
+// host is the routing view: local addresses and routes, longest prefix
+// first (fib lookup).
+type host struct {
+	ifaces []*iface
+	byName map[string]*iface
+	lo     *iface
+	local4 map[[4]byte]bool
+	local6 map[[16]byte]bool
+	routes []route
+}
+
+// localIfaceName is the one interface of a host given only local
+// addresses, as the kernel oracle's local mode names it.
+const localIfaceName = "tun0"
+
+func newHost(h Host) (host, error) {
+	var hm host
+	hm.byName = map[string]*iface{}
+	hm.local4 = map[[4]byte]bool{}
+	hm.local6 = map[[16]byte]bool{}
+	add := func(name string, idx int) (*iface, error) {
+		if len(name) >= 16 || name == "" {
+			return nil, fmt.Errorf("vm: bad interface name %q", name)
+		}
+		if hm.byName[name] != nil {
+			return nil, fmt.Errorf("vm: interface %q declared twice", name)
+		}
+		i := &iface{name: name, idx: idx}
+		copy(i.nameB[:], name)
+		hm.ifaces = append(hm.ifaces, i)
+		hm.byName[name] = i
+		return i, nil
+	}
+	hm.lo, _ = add("lo", 1)
+	hm.addLocal(hm.lo, netip.MustParseAddr("::1"))
+	hm.routes = append(hm.routes, route{netip.MustParsePrefix("127.0.0.0/8"), hm.lo}, route{netip.MustParsePrefix("::1/128"), hm.lo})
+	next := 2
+	ifs := h.Ifaces
+	if len(ifs) == 0 {
+		ifs = []Iface{{Name: localIfaceName}}
+		for _, a := range h.Local {
+			ifs[0].Prefix = append(ifs[0].Prefix, netip.PrefixFrom(a, a.BitLen()))
+		}
+		h.Routes = append([]Route{{netip.MustParsePrefix("0.0.0.0/0"), localIfaceName}, {netip.MustParsePrefix("::/0"), localIfaceName}}, h.Routes...)
+	} else {
+		for _, a := range h.Local {
+			hm.addLocal(nil, a)
+		}
+	}
+	for _, f := range ifs {
+		idx := f.Index
+		if idx == 0 {
+			idx = next
+		}
+		next = idx + 1
+		i, err := add(f.Name, idx)
+		if err != nil {
+			return hm, err
+		}
+		for _, p := range f.Prefix {
+			hm.addLocal(i, p.Addr())
+			hm.routes = append(hm.routes, route{p.Masked(), i})
+		}
+	}
+	for _, r := range h.Routes {
+		i := hm.byName[r.Iface]
+		if i == nil {
+			return hm, fmt.Errorf("vm: route %s via unknown interface %q", r.Prefix, r.Iface)
+		}
+		hm.routes = append(hm.routes, route{r.Prefix.Masked(), i})
+	}
+	sort.SliceStable(hm.routes, func(a, b int) bool { return hm.routes[a].prefix.Bits() > hm.routes[b].prefix.Bits() })
+	return hm, nil
+}
+
+func (h *host) addLocal(i *iface, a netip.Addr) {
+	a = a.Unmap()
+	if a.Is4() {
+		h.local4[a.As4()] = true
+	} else {
+		h.local6[a.As16()] = true
+	}
+	if i != nil {
+		i.addrs = append(i.addrs, a)
+	}
+}
+
+// addrs returns the packet's source and destination addresses.
+func addrs(p *packet.Packet) (src, dst netip.Addr, ok bool) {
+	b := p.Network()
+	switch p.NFProto {
+	case packet.NFProtoIPv4:
+		if len(b) >= 20 {
+			return netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20])), true
+		}
+	case packet.NFProtoIPv6:
+		if len(b) >= 40 {
+			return netip.AddrFrom16([16]byte(b[8:24])), netip.AddrFrom16([16]byte(b[24:40])), true
+		}
+	}
+	return src, dst, false
+}
+
+// isLocal reports a local (or loopback) destination: such packets go to input.
+func (h *host) isLocal(a netip.Addr) bool {
+	if a.Is4() {
+		if a.As4()[0] == 127 {
+			return true
+		}
+		return h.local4[a.As4()]
+	}
+	return h.local6[a.As16()]
+}
+
+// lookup is the fib lookup of a destination: the longest matching route.
+func (h *host) lookup(a netip.Addr) *iface {
+	for i := range h.routes {
+		if h.routes[i].prefix.Contains(a) {
+			return h.routes[i].dev
+		}
+	}
+	return nil
+}

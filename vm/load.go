@@ -1,0 +1,912 @@
+package vm
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/nftgo/nftgo/connlimit"
+	"github.com/nftgo/nftgo/ct"
+	"github.com/nftgo/nftgo/ruleset"
+	"github.com/nftgo/nftgo/sets"
+)
+
+// LoadError is a ruleset the kernel would refuse: Error reads as nft prints
+// the kernel's answer ("Could not process rule: Too many links").
+type LoadError struct {
+	Family ruleset.Family
+	Table  string
+	Chain  string
+	Handle uint64 // the rule's handle; 0 for chain or set errors
+	Expr   string // the offending expression's kernel name, if any
+	Err    error  // the errno-like cause (errors.Is-comparable)
+}
+
+func (e *LoadError) Error() string {
+	if e.Err == errNotImpl {
+		return fmt.Sprintf("Could not process rule: expression %q is %v (table %s %s, chain %s, handle %d)", e.Expr, e.Err, e.Family, e.Table, e.Chain, e.Handle)
+	}
+	return "Could not process rule: " + e.Err.Error()
+}
+
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// dynsetState is the loaded form of one dynset expression.
+type dynsetState struct {
+	set     int
+	op      ruleset.DynsetOp
+	klen    int
+	hasData bool
+	sdata   uint8
+	dlen    int
+	timeout int64 // ns
+	inv     bool
+	tmpl    []ruleset.Expr
+}
+
+// loader carries what loading one table needs.
+type loader struct {
+	m        *machine
+	ti       int
+	t        *ruleset.Table
+	chainIdx map[string]int32
+	setIdx   map[string]int
+	setByID  map[uint32]int
+	// seq numbers hook registrations (chains, conntrack, NAT core) in the
+	// order the kernel would see them in one transaction.
+	seq *int
+	// written tracks the register slots stored so far in the rule being
+	// loaded (nft_saw_register_store): a load from another slot is -ENODATA.
+	written uint32
+}
+
+// Extra load-time state kept on the machine.
+type loadExtra struct {
+	dynsets     []dynsetState
+	logPrefixes []string
+	rejects     []ruleset.Reject
+	setTable    []int
+	ctSeq       int
+	natSeq      [2]int
+}
+
+func (m *machine) load(rs *ruleset.Ruleset, cfg Config) error {
+	if rs == nil {
+		rs = &ruleset.Ruleset{}
+	}
+	m.cfg, m.rs = cfg, rs
+	m.rnd = 0x9e3779b97f4a7c15
+	h, err := newHost(cfg.Host)
+	if err != nil {
+		return err
+	}
+	m.host = h
+	m.ctSeq = -1
+	m.natSeq = [2]int{-1, -1}
+	seq := 0
+	m.chainByName = make([]map[string]int32, len(rs.Tables))
+	for ti, t := range rs.Tables {
+		l := &loader{m: m, ti: ti, t: t, chainIdx: map[string]int32{}, setIdx: map[string]int{}, setByID: map[uint32]int{}, seq: &seq}
+		if err := l.loadTable(); err != nil {
+			return err
+		}
+		m.chainByName[ti] = l.chainIdx
+	}
+	if err := m.validateDepth(); err != nil {
+		return err
+	}
+	m.buildHooks()
+	if m.ctActive {
+		m.ct = ct.NewTable(cfg.CT)
+	}
+	return nil
+}
+
+func (l *loader) errf(c *ruleset.Chain, r *ruleset.Rule, expr string, err error) error {
+	e := &LoadError{Family: l.t.Family, Table: l.t.Name, Expr: expr, Err: err}
+	if c != nil {
+		e.Chain = c.Name
+	}
+	if r != nil {
+		e.Handle = r.Handle
+	}
+	return e
+}
+
+// usesConntrack reports expressions that take a conntrack reference
+// (nf_ct_netns_get): while one is loaded, conntrack's hooks run.
+func usesConntrack(e ruleset.Expr) bool {
+	switch x := e.(type) {
+	case *ruleset.Ct, *ruleset.Connlimit, *ruleset.NAT, *ruleset.Masq, *ruleset.Redir, *ruleset.Notrack:
+		return true
+	case *ruleset.Dynset:
+		for _, y := range x.Exprs {
+			if usesConntrack(y) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (l *loader) takeConntrack() {
+	m := l.m
+	if !m.ctActive {
+		m.ctActive = true
+		m.ctSeq = *l.seq
+		*l.seq++
+	}
+}
+
+// tableAFs lists the address families whose hooks a table's base chains
+// attach to: ip → IPv4, ip6 → IPv6, inet → both. arp, bridge and netdev
+// tables load but are not run.
+func tableAFs(f ruleset.Family) []int {
+	switch f {
+	case ruleset.FamilyIPv4:
+		return []int{af4}
+	case ruleset.FamilyIPv6:
+		return []int{af6}
+	case ruleset.FamilyINet:
+		return []int{af4, af6}
+	}
+	return nil
+}
+
+func (l *loader) loadTable() error {
+	m, t := l.m, l.t
+	// Chains first, as nft sends them before the rules; each base chain
+	// registers its hook now.
+	first := len(m.chains)
+	for _, c := range t.Chains {
+		if _, dup := l.chainIdx[c.Name]; dup {
+			return l.errf(c, nil, "", errExist)
+		}
+		l.chainIdx[c.Name] = int32(len(m.chains))
+		ch := chain{table: l.ti, src: c}
+		if c.Hook != nil {
+			ch.base = true
+			ch.policy = c.Hook.Policy.Code
+			if ch.policy != ruleset.VerdictAccept && ch.policy != ruleset.VerdictDrop {
+				return l.errf(c, nil, "", errInval)
+			}
+			ch.nat = c.Hook.Type == "nat"
+			if ch.nat {
+				if c.Hook.Priority <= ruleset.PriorityConntrack {
+					return l.errf(c, nil, "", errNotSupp)
+				}
+				if c.Hook.Hook == ruleset.HookForward {
+					return l.errf(c, nil, "", errNotSupp)
+				}
+				l.takeConntrack()
+				for _, af := range tableAFs(t.Family) {
+					if m.natSeq[af] < 0 {
+						m.natSeq[af] = *l.seq
+						*l.seq++
+					}
+				}
+			}
+			ch.regSeq = *l.seq
+			*l.seq++
+			ch.polDec = Decision{Family: t.Family, Table: t.Name, Chain: c.Name, Policy: true}
+		}
+		m.chains = append(m.chains, ch)
+	}
+	// Sets: a set bound to a dynset with no size gets 65535 (nft_dynset_init).
+	bound := map[string]bool{}
+	for _, c := range t.Chains {
+		for _, r := range c.Rules {
+			for _, e := range r.Exprs {
+				if d, ok := e.(*ruleset.Dynset); ok {
+					bound[d.Set] = true
+				}
+			}
+		}
+	}
+	for _, def := range t.Sets {
+		cp := *def
+		if bound[def.Name] && cp.Size == 0 {
+			cp.Size = 65535
+		}
+		for _, e := range cp.Exprs {
+			if _, ok := e.(*ruleset.Connlimit); ok {
+				if cp.Flags&ruleset.SetTimeout != 0 {
+					return l.errf(nil, nil, "connlimit", errNotSupp)
+				}
+				l.takeConntrack()
+			}
+		}
+		s, err := sets.New(&cp)
+		if err != nil {
+			return &LoadError{Family: t.Family, Table: t.Name, Err: err}
+		}
+		idx := len(m.sets)
+		sr := setRef{s: s, def: &cp, dlen: int(cp.DataLen), vmap: cp.IsMap() && cp.DataType == ruleset.DataVerdict}
+		m.sets = append(m.sets, sr)
+		m.setTable = append(m.setTable, l.ti)
+		l.setIdx[def.Name] = idx
+		if def.ID != 0 {
+			l.setByID[def.ID] = idx
+		}
+	}
+	for i, c := range t.Chains {
+		ch := &m.chains[first+i]
+		ch.rules = make([]rule, 0, len(c.Rules))
+		for ri, r := range c.Rules {
+			lr, err := l.loadRule(c, r)
+			if err != nil {
+				return err
+			}
+			lr.dec = Decision{Family: t.Family, Table: t.Name, Chain: c.Name, Handle: r.Handle, RuleIndex: ri}
+			ch.rules = append(ch.rules, lr)
+		}
+	}
+	return nil
+}
+
+func (l *loader) loadRule(c *ruleset.Chain, r *ruleset.Rule) (rule, error) {
+	lr := rule{src: r, state: make([]int32, len(r.Exprs))}
+	l.written = 0
+	code := make([]insn, 0, len(r.Exprs))
+	for i, e := range r.Exprs {
+		lr.state[i] = -1
+		if usesConntrack(e) {
+			l.takeConntrack()
+		}
+		in, st, err := l.loadExpr(c, e)
+		if err != nil {
+			return lr, l.errf(c, r, e.Name(), err)
+		}
+		lr.state[i] = st
+		if in.op != opNop {
+			code = append(code, in)
+		}
+	}
+	lr.code = code
+	return lr, nil
+}
+
+// load and store validate registers and track which slots the rule wrote.
+func (l *loader) load(r ruleset.Register, n int) (uint8, error) {
+	off, err := loadReg(r, n)
+	if err != nil {
+		return 0, err
+	}
+	for s := int(off) / 4; s < (int(off)+n+3)/4; s++ {
+		if l.written&(1<<s) == 0 {
+			return 0, errNoData
+		}
+	}
+	return off, nil
+}
+
+func (l *loader) store(r ruleset.Register, n int) (uint8, error) {
+	off, err := storeReg(r, n)
+	if err != nil {
+		return 0, err
+	}
+	for s := int(off) / 4; s < (int(off)+n+3)/4; s++ {
+		l.written |= 1 << s
+	}
+	return off, nil
+}
+
+// loadExpr turns one expression into an instruction, with the checks the
+// expression's init function makes. st is the index of its counter or
+// quota state for Snapshot, or -1.
+func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, err error) {
+	m := l.m
+	st = -1
+	switch x := e.(type) {
+	case *ruleset.Immediate:
+		// Ref: net/netfilter/nft_immediate.c — nft_immediate_init.
+		if x.DReg == 0 {
+			in.op = opImmVerdict
+			in.key = uint32(int32(x.Verdict.Code))
+			switch x.Verdict.Code {
+			case ruleset.VerdictAccept, ruleset.VerdictDrop, ruleset.VerdictContinue, ruleset.VerdictBreak, ruleset.VerdictReturn:
+			case ruleset.VerdictJump, ruleset.VerdictGoto:
+				idx, ok := l.chainIdx[x.Verdict.Chain]
+				if !ok {
+					return in, st, errNoEnt
+				}
+				if m.chains[idx].base {
+					return in, st, errNotSupp
+				}
+				in.idx = idx
+			default:
+				return in, st, errInval
+			}
+			return in, st, nil
+		}
+		n := len(x.Data)
+		if n == 0 || n > 16 {
+			return in, st, errInval
+		}
+		in.op, in.len = opImm, uint8(n)
+		copy(in.data[:], x.Data)
+		in.dreg, err = l.store(x.DReg, n)
+	case *ruleset.Cmp:
+		// Ref: net/netfilter/nft_cmp.c — nft_cmp_init, nft_cmp_select_ops.
+		n := len(x.Data)
+		if n == 0 || n > 16 || x.Op > ruleset.CmpGte {
+			return in, st, errInval
+		}
+		if in.sreg, err = l.load(x.SReg, n); err != nil {
+			return in, st, err
+		}
+		copy(in.data[:], x.Data)
+		in.len, in.aux = uint8(n), uint8(x.Op)
+		in.op = opCmp
+		if n <= 4 && (x.Op == ruleset.CmpEq || x.Op == ruleset.CmpNeq) {
+			var w [4]byte
+			copy(w[:], x.Data)
+			in.op = opCmp4
+			in.imm = binary.LittleEndian.Uint32(w[:])
+			in.mask = ^uint32(0) >> (32 - 8*n)
+			in.aux = 0
+			if x.Op == ruleset.CmpNeq {
+				in.aux = 1
+			}
+		}
+	case *ruleset.Range:
+		// Ref: net/netfilter/nft_range.c — nft_range_init.
+		n := len(x.From)
+		if n == 0 || n > 16 || len(x.To) != n || (x.Op != ruleset.CmpEq && x.Op != ruleset.CmpNeq) {
+			return in, st, errInval
+		}
+		if in.sreg, err = l.load(x.SReg, n); err != nil {
+			return in, st, err
+		}
+		in.op, in.len, in.aux = opRange, uint8(n), uint8(x.Op)
+		copy(in.data[:], x.From)
+		copy(in.dat2[:], x.To)
+	case *ruleset.Bitwise:
+		// Ref: net/netfilter/nft_bitwise.c — nft_bitwise_init.
+		n := int(x.Len)
+		if n == 0 || n > maxRegLen {
+			return in, st, errInval
+		}
+		if in.sreg, err = l.load(x.SReg, n); err != nil {
+			return in, st, err
+		}
+		if in.dreg, err = l.store(x.DReg, n); err != nil {
+			return in, st, err
+		}
+		if overlap(in.sreg, in.dreg, n) {
+			return in, st, errInval
+		}
+		in.len = uint8(n)
+		switch x.Op {
+		case ruleset.BitwiseMaskXor:
+			if n > 16 || len(x.Mask) != n || len(x.Xor) != n {
+				return in, st, errInval
+			}
+			in.op = opBitwise
+			copy(in.data[:], x.Mask)
+			copy(in.dat2[:], x.Xor)
+		case ruleset.BitwiseLshift, ruleset.BitwiseRshift:
+			if x.Shift == 0 || x.Shift >= 32 {
+				return in, st, errInval
+			}
+			in.op = opLshift
+			if x.Op == ruleset.BitwiseRshift {
+				in.op = opRshift
+			}
+			in.key = x.Shift
+		default:
+			return in, st, errNotSupp
+		}
+	case *ruleset.Byteorder:
+		// Ref: net/netfilter/nft_byteorder.c — nft_byteorder_init.
+		if x.Size != 2 && x.Size != 4 && x.Size != 8 {
+			return in, st, errInval
+		}
+		if x.Op != ruleset.NtoH && x.Op != ruleset.HtoN {
+			return in, st, errInval
+		}
+		if x.Len != x.Size {
+			return in, st, errNotSupp
+		}
+		n := int(x.Len)
+		if in.sreg, err = l.load(x.SReg, n); err != nil {
+			return in, st, err
+		}
+		if in.dreg, err = l.store(x.DReg, n); err != nil {
+			return in, st, err
+		}
+		if overlap(in.sreg, in.dreg, n) {
+			return in, st, errInval
+		}
+		in.op, in.len, in.aux, in.aux2 = opByteorder, uint8(n), uint8(x.Op), uint8(x.Size)
+	case *ruleset.Payload:
+		// Ref: net/netfilter/nft_payload.c — nft_payload_init.
+		if x.Len == 0 || x.Len > 255 || x.Offset > 255 {
+			return in, st, errInval
+		}
+		if in.dreg, err = l.store(x.DReg, int(x.Len)); err != nil {
+			return in, st, err
+		}
+		in.len, in.off = uint8(x.Len), x.Offset
+		switch x.Base {
+		case ruleset.BaseLink:
+			in.op = opPayloadLL
+		case ruleset.BaseNetwork:
+			in.op = opPayloadNet
+		case ruleset.BaseTransport:
+			in.op = opPayloadTh
+		case ruleset.BaseInner:
+			in.op = opPayloadInner
+		default:
+			return in, st, errInval
+		}
+	case *ruleset.PayloadWrite:
+		// Ref: net/netfilter/nft_payload.c — nft_payload_set_init.
+		if x.Len == 0 || x.Len > 255 || x.Offset > 255 || x.Base > ruleset.BaseTransport {
+			return in, st, errInval
+		}
+		if x.CsumType > csumInet {
+			return in, st, errNotSupp
+		}
+		if in.sreg, err = l.load(x.SReg, int(x.Len)); err != nil {
+			return in, st, err
+		}
+		in.op, in.len, in.off, in.aux = opPayloadWrite, uint8(x.Len), x.Offset, uint8(x.Base)
+		in.aux2, in.key, in.mask = uint8(x.CsumType), x.CsumOffset, x.CsumFlags
+	case *ruleset.Meta:
+		// Ref: net/netfilter/nft_meta.c — nft_meta_get_init, nft_meta_set_init.
+		if x.Set {
+			n := 4
+			switch x.Key {
+			case ruleset.MetaMark, ruleset.MetaPriority, ruleset.MetaSecmark:
+			case ruleset.MetaPkttype, ruleset.MetaNftrace:
+				n = 1
+			default:
+				return in, st, errNotSupp
+			}
+			if x.Key == ruleset.MetaPkttype && c.Hook != nil && c.Hook.Hook != ruleset.HookPrerouting && c.Hook.Hook != ruleset.HookIngress {
+				return in, st, errNotSupp
+			}
+			if in.sreg, err = l.load(x.SReg, n); err != nil {
+				return in, st, err
+			}
+			in.op, in.key = opMetaSet, uint32(x.Key)
+			return in, st, nil
+		}
+		n, ok := metaLen(x.Key)
+		if !ok {
+			return in, st, errNotSupp
+		}
+		if in.dreg, err = l.store(x.DReg, n); err != nil {
+			return in, st, err
+		}
+		in.op, in.key, in.len = opMeta, uint32(x.Key), uint8(n)
+	case *ruleset.Ct:
+		// Ref: net/netfilter/nft_ct.c — nft_ct_get_init, nft_ct_set_init.
+		if x.Set {
+			if x.Key != ruleset.CtMark {
+				return in, st, errNotImpl
+			}
+			if in.sreg, err = l.load(x.SReg, 4); err != nil {
+				return in, st, err
+			}
+			in.op, in.key = opCtSet, uint32(x.Key)
+			return in, st, nil
+		}
+		n, err := ctLen(x.Key, x.Direction, l.t.Family)
+		if err != nil {
+			return in, st, err
+		}
+		if in.dreg, err = l.store(x.DReg, n); err != nil {
+			return in, st, err
+		}
+		in.op, in.key, in.len = opCt, uint32(x.Key), uint8(n)
+		if x.Direction == ruleset.CtDirReply {
+			in.aux = 1
+		}
+	case *ruleset.Counter:
+		in.op, in.idx = opCounter, int32(len(m.counters))
+		st = in.idx
+		m.counters = append(m.counters, counterState{x.Packets, x.Bytes})
+	case *ruleset.Limit:
+		ls, err := newLimit(x)
+		if err != nil {
+			return in, st, err
+		}
+		in.op, in.idx = opLimit, int32(len(m.limits))
+		m.limits = append(m.limits, ls)
+	case *ruleset.Quota:
+		in.op, in.idx = opQuota, int32(len(m.quotas))
+		st = in.idx
+		m.quotas = append(m.quotas, quotaState{quota: x.Bytes, consumed: x.Consumed, inv: x.Flags&ruleset.QuotaInvert != 0})
+	case *ruleset.Log:
+		in.op, in.idx = opLog, int32(len(m.logPrefixes))
+		m.logPrefixes = append(m.logPrefixes, x.Prefix)
+	case *ruleset.Reject:
+		// Ref: net/netfilter/nft_reject.c — nft_reject_validate.
+		if c.Hook != nil {
+			switch c.Hook.Hook {
+			case ruleset.HookPrerouting, ruleset.HookInput, ruleset.HookForward, ruleset.HookOutput:
+			case ruleset.HookIngress:
+				if l.t.Family != ruleset.FamilyINet {
+					return in, st, errNotSupp
+				}
+			default:
+				return in, st, errNotSupp
+			}
+		}
+		if x.Type > ruleset.RejectICMPXUnreach {
+			return in, st, errInval
+		}
+		in.op, in.idx = opReject, int32(len(m.rejects))
+		m.rejects = append(m.rejects, *x)
+	case *ruleset.Queue:
+		// Ref: net/netfilter/nft_queue.c — nft_queue_init, nft_queue_sreg_init.
+		if x.Flags&^3 != 0 {
+			return in, st, errInval
+		}
+		in.op, in.key, in.off, in.aux = opQueue, uint32(x.Num), uint32(x.Total), uint8(x.Flags)
+		if x.SRegNum != 0 {
+			if in.sreg, err = l.load(x.SRegNum, 4); err != nil {
+				return in, st, err
+			}
+			in.aux2 = 1
+		}
+	case *ruleset.Notrack:
+		in.op = opNotrack
+	case *ruleset.Lookup:
+		return l.loadLookup(x)
+	case *ruleset.Dynset:
+		return l.loadDynset(x)
+	case *ruleset.Connlimit:
+		in.op, in.idx, in.key, in.aux = opConnlimit, int32(len(m.conns)), x.Count, uint8(x.Flags&ruleset.ConnlimitInvert)
+		m.conns = append(m.conns, connlimit.List{})
+	case *ruleset.NAT:
+		return l.loadNAT(c, x)
+	case *ruleset.Masq:
+		if c.Hook != nil && (c.Hook.Type != "nat" || c.Hook.Hook != ruleset.HookPostrouting) {
+			return in, st, errNotSupp
+		}
+		return l.loadProtoRange(opMasq, x.ProtoMin, x.ProtoMax, x.Flags)
+	case *ruleset.Redir:
+		if c.Hook != nil && (c.Hook.Type != "nat" || (c.Hook.Hook != ruleset.HookPrerouting && c.Hook.Hook != ruleset.HookOutput)) {
+			return in, st, errNotSupp
+		}
+		return l.loadProtoRange(opRedir, x.ProtoMin, x.ProtoMax, x.Flags)
+	default:
+		return in, st, errNotImpl
+	}
+	return in, st, err
+}
+
+// overlap is nft_reg_overlap: partial overlap of source and destination
+// is refused, the same register is fine.
+func overlap(s, d uint8, n int) bool {
+	if s == d {
+		return false
+	}
+	a, b := int(s), int(d)
+	return a < b+n && b < a+n
+}
+
+func (l *loader) findSet(name string, id uint32) (int, bool) {
+	if i, ok := l.setIdx[name]; ok && name != "" {
+		return i, true
+	}
+	i, ok := l.setByID[id]
+	return i, ok
+}
+
+// loadLookup is nft_lookup_init.
+func (l *loader) loadLookup(x *ruleset.Lookup) (in insn, st int32, err error) {
+	st = -1
+	si, ok := l.findSet(x.Set, x.SetID)
+	if !ok {
+		return in, st, errNoEnt
+	}
+	def := l.m.sets[si].def
+	klen := int(def.KeyLen)
+	if in.sreg, err = l.load(x.SReg, klen); err != nil {
+		return in, st, err
+	}
+	in.op, in.idx, in.len, in.aux = opLookup, int32(si), uint8(klen), uint8(x.Flags&ruleset.LookupInvert)
+	if x.Flags&^ruleset.LookupInvert != 0 {
+		return in, st, errInval
+	}
+	if x.HasDReg {
+		if x.Flags&ruleset.LookupInvert != 0 || !def.IsMap() {
+			return in, st, errInval
+		}
+		in.aux2 = 1
+		if x.DReg == 0 {
+			if def.DataType != ruleset.DataVerdict {
+				return in, st, errInval
+			}
+		} else {
+			if def.DataType == ruleset.DataVerdict {
+				return in, st, errInval
+			}
+			if in.dreg, err = l.store(x.DReg, int(def.DataLen)); err != nil {
+				return in, st, err
+			}
+		}
+	} else if def.IsMap() && def.Flags&ruleset.SetAnonymous != 0 {
+		return in, st, errInval
+	}
+	return in, st, nil
+}
+
+// loadDynset is nft_dynset_init.
+func (l *loader) loadDynset(x *ruleset.Dynset) (in insn, st int32, err error) {
+	st = -1
+	m := l.m
+	si, ok := l.findSet(x.Set, x.SetID)
+	if !ok {
+		return in, st, errNoEnt
+	}
+	def := m.sets[si].def
+	if x.Flags&^(dynsetInv|dynsetExpr) != 0 || x.Op > ruleset.DynsetDelete {
+		return in, st, errInval
+	}
+	if def.Flags&ruleset.SetConstant != 0 {
+		return in, st, errBusy
+	}
+	if def.Flags&(ruleset.SetInterval|ruleset.SetObject) != 0 {
+		// rbtree and pipapo have no update operation.
+		return in, st, errNotSupp
+	}
+	if x.Timeout != 0 && def.Flags&ruleset.SetTimeout == 0 {
+		return in, st, errInval
+	}
+	d := dynsetState{set: si, op: x.Op, klen: int(def.KeyLen), inv: x.Flags&dynsetInv != 0, timeout: int64(x.Timeout) * 1e6}
+	if in.sreg, err = l.load(x.SRegKey, d.klen); err != nil {
+		return in, st, err
+	}
+	if x.HasData {
+		if !def.IsMap() || def.DataType == ruleset.DataVerdict {
+			return in, st, errInval
+		}
+		d.hasData, d.dlen = true, int(def.DataLen)
+		if d.sdata, err = l.load(x.SRegData, d.dlen); err != nil {
+			return in, st, err
+		}
+	} else if def.IsMap() && x.Op != ruleset.DynsetDelete {
+		return in, st, errInval
+	}
+	d.tmpl = x.Exprs
+	if len(d.tmpl) == 0 {
+		d.tmpl = def.Exprs
+	}
+	for _, e := range x.Exprs {
+		switch e.(type) {
+		case *ruleset.Counter, *ruleset.Limit, *ruleset.Quota:
+		case *ruleset.Connlimit:
+			// NFT_EXPR_GC expressions cannot live in timeout sets.
+			if def.Flags&ruleset.SetTimeout != 0 {
+				return in, st, errNotSupp
+			}
+		default:
+			return in, st, errNotSupp
+		}
+		if def.Flags&ruleset.SetEval == 0 {
+			return in, st, errNotSupp
+		}
+	}
+	in.op, in.idx = opDynset, int32(len(m.dynsets))
+	m.dynsets = append(m.dynsets, d)
+	return in, st, nil
+}
+
+// loadNAT is nft_nat_init with nft_nat_validate's hook checks.
+func (l *loader) loadNAT(c *ruleset.Chain, x *ruleset.NAT) (in insn, st int32, err error) {
+	st = -1
+	if x.Type != ruleset.NATSnat && x.Type != ruleset.NATDnat {
+		return in, st, errInval
+	}
+	if c.Hook != nil {
+		if c.Hook.Type != "nat" {
+			return in, st, errNotSupp
+		}
+		h := c.Hook.Hook
+		if x.Type == ruleset.NATSnat && h != ruleset.HookPostrouting && h != ruleset.HookInput {
+			return in, st, errNotSupp
+		}
+		if x.Type == ruleset.NATDnat && h != ruleset.HookPrerouting && h != ruleset.HookOutput {
+			return in, st, errNotSupp
+		}
+	}
+	alen := 4
+	switch x.Family {
+	case ruleset.FamilyIPv4:
+	case ruleset.FamilyIPv6:
+		alen = 16
+	default:
+		return in, st, errAFNoSupport
+	}
+	in, st, err = l.loadProtoRange(opNAT, x.ProtoMin, x.ProtoMax, x.Flags)
+	if err != nil {
+		return in, st, err
+	}
+	in.len, in.off = uint8(x.Type), uint32(alen)
+	if x.AddrMin != 0 {
+		if in.sreg, err = l.load(x.AddrMin, alen); err != nil {
+			return in, st, err
+		}
+		in.dreg = in.sreg
+		if x.AddrMax != 0 {
+			if in.dreg, err = l.load(x.AddrMax, alen); err != nil {
+				return in, st, err
+			}
+		}
+		in.aux |= 1
+	}
+	return in, st, nil
+}
+
+func (l *loader) loadProtoRange(op opcode, pmin, pmax ruleset.Register, flags uint32) (in insn, st int32, err error) {
+	st = -1
+	in.op, in.mask = op, flags
+	if pmin != 0 {
+		if in.aux2, err = l.load(pmin, 2); err != nil {
+			return in, st, err
+		}
+		mx := in.aux2
+		if pmax != 0 {
+			if mx, err = l.load(pmax, 2); err != nil {
+				return in, st, err
+			}
+		}
+		in.key = uint32(mx)
+		in.aux |= 2
+	}
+	return in, st, nil
+}
+
+// validateDepth walks from every base chain through jumps, gotos and
+// verdict-map elements; a chain at depth 16 (or a loop, which reaches it)
+// is -EMLINK.
+//
+// Ref: net/netfilter/nf_tables_api.c — nft_chain_validate, nft_setelem_validate.
+func (m *machine) validateDepth() error {
+	const maxDepth = 16
+	height := make([]int8, len(m.chains)) // 0 unknown, -1 on stack, else height+1
+	var walk func(ci int32) (int, bool)
+	walk = func(ci int32) (int, bool) {
+		switch h := height[ci]; {
+		case h == -1:
+			return 0, false
+		case h > 0:
+			return int(h) - 1, true
+		}
+		height[ci] = -1
+		best := 0
+		for _, t := range m.targets(ci) {
+			if m.chains[t].base {
+				return 0, false // ELOOP in the kernel; jumps to base chains fail earlier
+			}
+			h, ok := walk(t)
+			if !ok {
+				return 0, false
+			}
+			if h+1 > best {
+				best = h + 1
+			}
+			if best >= maxDepth {
+				return best, false
+			}
+		}
+		height[ci] = int8(best + 1)
+		return best, true
+	}
+	for ci := range m.chains {
+		c := &m.chains[ci]
+		if !c.base {
+			continue
+		}
+		if h, ok := walk(int32(ci)); !ok || h >= maxDepth {
+			t := m.rs.Tables[c.table]
+			return &LoadError{Family: t.Family, Table: t.Name, Chain: c.src.Name, Err: errMLink}
+		}
+	}
+	return nil
+}
+
+// targets lists the chains a chain can jump or go to.
+func (m *machine) targets(ci int32) []int32 {
+	var out []int32
+	for _, r := range m.chains[ci].rules {
+		for i := range r.code {
+			in := &r.code[i]
+			switch in.op {
+			case opImmVerdict:
+				v := ruleset.VerdictCode(int32(in.key))
+				if v == ruleset.VerdictJump || v == ruleset.VerdictGoto {
+					out = append(out, in.idx)
+				}
+			case opLookup:
+				sr := &m.sets[in.idx]
+				if !sr.vmap {
+					continue
+				}
+				for _, e := range sr.def.Elements {
+					if e.Verdict != nil && (e.Verdict.Code == ruleset.VerdictJump || e.Verdict.Code == ruleset.VerdictGoto) {
+						if t, ok := m.chainByName[m.setTable[in.idx]][e.Verdict.Chain]; ok {
+							out = append(out, t)
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// buildHooks sorts each hook's entries: ascending priority, and among equal
+// priorities the later registration first.
+//
+// Ref: net/netfilter/core.c — nf_hook_entries_grow; net/netfilter/nf_nat_core.c — nf_nat_register_fn.
+func (m *machine) buildHooks() {
+	add := func(af int, h ruleset.Hook, e hookEntry) {
+		m.hooks[af][h] = append(m.hooks[af][h], e)
+	}
+	for ci := range m.chains {
+		c := &m.chains[ci]
+		if !c.base {
+			continue
+		}
+		t := m.rs.Tables[c.table]
+		if t.Flags&1 != 0 { // dormant
+			continue
+		}
+		h := c.src.Hook.Hook
+		if h > ruleset.HookPostrouting {
+			continue
+		}
+		for _, af := range tableAFs(t.Family) {
+			if c.nat {
+				m.natChains[af][h] = append(m.natChains[af][h], ci)
+				continue
+			}
+			add(af, h, hookEntry{kind: entChain, prio: c.src.Hook.Priority, seq: c.regSeq, chain: ci})
+		}
+	}
+	for af := 0; af < 2; af++ {
+		if m.natSeq[af] >= 0 {
+			s := m.natSeq[af]
+			add(af, ruleset.HookPrerouting, hookEntry{kind: entNAT, prio: ruleset.PriorityNATDst, seq: s})
+			add(af, ruleset.HookOutput, hookEntry{kind: entNAT, prio: ruleset.PriorityNATDst, seq: s})
+			add(af, ruleset.HookPostrouting, hookEntry{kind: entNAT, prio: ruleset.PriorityNATSrc, seq: s})
+			add(af, ruleset.HookInput, hookEntry{kind: entNAT, prio: ruleset.PriorityNATSrc, seq: s})
+		}
+		if m.ctActive {
+			s := m.ctSeq
+			for _, h := range []ruleset.Hook{ruleset.HookPrerouting, ruleset.HookOutput} {
+				add(af, h, hookEntry{kind: entDefrag, prio: ruleset.PriorityConntrackDefrag, seq: s})
+				add(af, h, hookEntry{kind: entCtIn, prio: ruleset.PriorityConntrack, seq: s})
+			}
+			add(af, ruleset.HookPostrouting, hookEntry{kind: entConfirm, prio: ruleset.PriorityConntrackConfirm, seq: s})
+			inPrio := int32(ruleset.PriorityConntrackConfirm)
+			if af == af6 {
+				inPrio-- // NF_IP6_PRI_LAST - 1
+			}
+			add(af, ruleset.HookInput, hookEntry{kind: entConfirm, prio: inPrio, seq: s})
+		}
+		for h := range m.hooks[af] {
+			es := m.hooks[af][h]
+			sort.SliceStable(es, func(i, j int) bool {
+				if es[i].prio != es[j].prio {
+					return es[i].prio < es[j].prio
+				}
+				return es[i].seq > es[j].seq
+			})
+			nc := m.natChains[af][h]
+			sort.SliceStable(nc, func(i, j int) bool {
+				a, b := &m.chains[nc[i]], &m.chains[nc[j]]
+				if a.src.Hook.Priority != b.src.Hook.Priority {
+					return a.src.Hook.Priority < b.src.Hook.Priority
+				}
+				return a.regSeq > b.regSeq
+			})
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package vm
+
+import (
+	"github.com/nftgo/nftgo/connlimit"
+	"github.com/nftgo/nftgo/ct"
+	"github.com/nftgo/nftgo/packet"
+	"github.com/nftgo/nftgo/ruleset"
+	"github.com/nftgo/nftgo/sets"
+)
+
+// rule is one loaded rule: its instructions and the decision it reports
+// when one of them ends the packet's traversal of a base chain.
+type rule struct {
+	code []insn
+	dec  Decision
+	src  *ruleset.Rule
+	// state maps each expression of src to its side-table index (counters,
+	// quotas) for Snapshot; -1 for stateless expressions.
+	state []int32
+}
+
+// chain is one loaded chain. Jumps name chains by their index in
+// machine.chains.
+type chain struct {
+	rules  []rule
+	table  int
+	src    *ruleset.Chain
+	base   bool
+	nat    bool
+	policy ruleset.VerdictCode
+	polDec Decision
+	// regSeq orders hook registration: among equal priorities the entry
+	// registered later runs first (nf_hook_entries_grow).
+	regSeq int
+}
+
+type setRef struct {
+	s   *sets.Set
+	def *ruleset.Set
+	// dlen is the map data length.
+	dlen int
+	vmap bool
+}
+
+type counterState struct{ packets, bytes uint64 }
+
+// limitState is one token bucket (struct nft_limit_priv) in nanoseconds of
+// the replay clock; last 0 means not yet started (the bucket starts full).
+type limitState struct {
+	tokens, last int64
+	max, cost    int64
+	nsecs, rate  int64
+	bytes, inv   bool
+}
+
+type quotaState struct {
+	quota, consumed uint64
+	inv             bool
+}
+
+// Hook entry kinds: user base chains and the kernel's own hook functions
+// that sit among them.
+const (
+	entChain = iota
+	entDefrag
+	entCtIn
+	entNAT
+	entConfirm
+)
+
+type hookEntry struct {
+	kind  int
+	prio  int32
+	seq   int
+	chain int
+}
+
+// Address families the hook tables are indexed by.
+const (
+	af4 = 0
+	af6 = 1
+)
+
+type machine struct {
+	loadExtra
+	cfg Config
+	rs  *ruleset.Ruleset
+
+	chains   []chain
+	sets     []setRef
+	counters []counterState
+	limits   []limitState
+	quotas   []quotaState
+	conns    []connlimit.List
+	// chainByName resolves verdict-map jumps: per table, chain name → index.
+	chainByName []map[string]int32
+
+	hooks     [2][5][]hookEntry
+	natChains [2][5][]int
+	ctActive  bool
+	ct        *ct.Table
+	host      host
+
+	regs    [regBytes]byte
+	verdict ruleset.VerdictCode
+	vchain  int32
+	rnd     uint64
+
+	// Per-packet state (struct sk_buff and nft_pktinfo fields nf_tables reads).
+	pkt       *packet.Packet
+	now       int64
+	af        int
+	nfproto   uint8
+	hook      ruleset.Hook
+	in, out   *iface
+	conn      *ct.Conn
+	info      ct.Info
+	mark      uint32
+	priority  uint32
+	nftrace   uint8
+	pkttype   uint8
+	untracked bool
+	res       Result
+}
