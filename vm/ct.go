@@ -65,16 +65,11 @@ func (m *machine) ctGetEval(in *insn) {
 	d := in.dreg
 	c := m.conn
 	if ruleset.CtKey(in.key) == ruleset.CtState {
-		var st uint32
-		switch {
-		case c != nil:
-			st = 1 << (uint32(m.info)%3 + 1)
-		case m.untracked || m.info == ct.Untracked:
-			st = 64
-		default:
-			st = 1
+		info := m.info
+		if c == nil && m.untracked {
+			info = ct.Untracked
 		}
-		m.store32(d, st)
+		m.store32(d, ct.StateBits(c, info))
 		return
 	}
 	if c == nil {
@@ -84,11 +79,7 @@ func (m *machine) ctGetEval(in *insn) {
 	dir := int(in.aux)
 	switch ruleset.CtKey(in.key) {
 	case ruleset.CtDirection:
-		if m.info >= ct.EstablishedReply {
-			m.store8(d, 1)
-		} else {
-			m.store8(d, 0)
-		}
+		m.store8(d, ct.Direction(m.info))
 	case ruleset.CtStatus:
 		m.store32(d, c.Status)
 	case ruleset.CtMark:
@@ -102,11 +93,9 @@ func (m *machine) ctGetEval(in *insn) {
 	case ruleset.CtLabels:
 		m.store(d, zeroName[:])
 	case ruleset.CtL3Protocol:
-		t := c.Orig()
-		m.store8(d, t.L3)
+		m.store8(d, c.L3Proto())
 	case ruleset.CtProtocol:
-		t := c.Orig()
-		m.store8(d, t.Proto)
+		m.store8(d, c.Protocol())
 	case ruleset.CtSrc, ruleset.CtDst, ruleset.CtSrcIP, ruleset.CtDstIP, ruleset.CtSrcIP6, ruleset.CtDstIP6:
 		t := m.ctTuple(c, dir)
 		k := ruleset.CtKey(in.key)
@@ -134,9 +123,7 @@ func (m *machine) ctGetEval(in *insn) {
 		t := m.ctTuple(c, dir)
 		m.storeBE16(d, t.DstPort)
 	case ruleset.CtPkts, ruleset.CtBytes, ruleset.CtAvgpkt:
-		// Accounting is not part of the ct contract yet: 0, as the
-		// kernel reads without an accounting extension.
-		m.store64(d, 0)
+		m.store64(d, m.ctCounter(c, ruleset.CtKey(in.key), in.aux2))
 	case ruleset.CtZone:
 		m.store16(d, c.Zone)
 	default:
@@ -144,11 +131,37 @@ func (m *machine) ctGetEval(in *insn) {
 	}
 }
 
-func (m *machine) ctTuple(c *ct.Conn, dir int) ct.Tuple {
-	if dir == ruleset.CtDirReply {
-		return c.Reply()
+func (m *machine) ctTuple(c *ct.Conn, dir int) *ct.Tuple {
+	return c.Tuple(uint8(dir))
+}
+
+// ctCounter reads the accounting extension: one direction, or both summed
+// when the expression has none (dir 2); 0 without accounting.
+//
+// Ref: net/netfilter/nft_ct.c — nft_ct_get_eval_counter.
+func (m *machine) ctCounter(c *ct.Conn, k ruleset.CtKey, dir uint8) uint64 {
+	var pk, by uint64
+	for d := uint8(0); d < 2; d++ {
+		if dir != 2 && d != dir {
+			continue
+		}
+		p, b, ok := m.ct.Counters(c, d)
+		if !ok {
+			return 0
+		}
+		pk += p
+		by += b
 	}
-	return c.Orig()
+	switch k {
+	case ruleset.CtPkts:
+		return pk
+	case ruleset.CtBytes:
+		return by
+	}
+	if pk == 0 {
+		return 0
+	}
+	return by / pk
 }
 
 // ctSetEval writes the entry's mark; templates and untracked packets are
@@ -162,6 +175,6 @@ func (m *machine) ctSetEval(in *insn) {
 	}
 	switch ruleset.CtKey(in.key) {
 	case ruleset.CtMark:
-		c.Mark = m.load32(in.sreg)
+		c.SetMark(m.load32(in.sreg))
 	}
 }

@@ -67,6 +67,7 @@ type loadExtra struct {
 	rejects     []ruleset.Reject
 	setTable    []int
 	ctSeq       int
+	acct        bool
 	natSeq      [2]int
 }
 
@@ -97,7 +98,15 @@ func (m *machine) load(rs *ruleset.Ruleset, cfg Config) error {
 	}
 	m.buildHooks()
 	if m.ctActive {
-		m.ct = ct.NewTable(cfg.CT)
+		ctc := cfg.CT
+		if m.acct {
+			ctc.Sysctls = map[string]int64{}
+			for k, v := range cfg.CT.Sysctls {
+				ctc.Sysctls[k] = v
+			}
+			ctc.Sysctls["net.netfilter.nf_conntrack_acct"] = 1
+		}
+		m.ct = ct.NewTable(ctc)
 	}
 	return nil
 }
@@ -503,6 +512,15 @@ func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, 
 		in.op, in.key, in.len = opCt, uint32(x.Key), uint8(n)
 		if x.Direction == ruleset.CtDirReply {
 			in.aux = 1
+		}
+		in.aux2 = 2 // both directions
+		if x.Direction != ruleset.CtDirUnset {
+			in.aux2 = uint8(x.Direction)
+		}
+		switch x.Key {
+		case ruleset.CtPkts, ruleset.CtBytes, ruleset.CtAvgpkt:
+			// nf_ct_set_acct(net, true): the rule turns accounting on.
+			l.m.acct = true
 		}
 	case *ruleset.Counter:
 		in.op, in.idx = opCounter, int32(len(m.counters))
