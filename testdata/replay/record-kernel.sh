@@ -5,7 +5,9 @@
 #
 # Needs root, nft, conntrack, /usr/bin/python3 with python3-scapy, and the
 # kernel oracle of ../shared/oracle (run from anywhere in the repository):
-#     sudo testdata/replay/record-kernel.sh [CASE...]
+#     sudo testdata/replay/record-kernel.sh [--check] [CASE...]
+# --check re-runs the kernel and compares with the stored kernel.json
+# instead of writing it (exit 1 on a difference).
 # The oracle runs each case twice in a throwaway network namespace and only
 # writes kernel.json when both runs agree; global sysctls it changes
 # (nf_conntrack_max) are restored.
@@ -15,6 +17,11 @@ oracle=${ORACLE:-$here/../../../shared/oracle}
 if [ ! -x "$oracle/runscen.py" ]; then
 	echo "record-kernel: no kernel oracle at $oracle (set ORACLE=DIR)" >&2
 	exit 2
+fi
+check=()
+if [ "${1:-}" = "--check" ]; then
+	check=(--check)
+	shift
 fi
 cases=("$@")
 if [ ${#cases[@]} -eq 0 ]; then
@@ -26,9 +33,11 @@ for c in "${cases[@]}"; do
 	mkdir -p "$stage/$c"
 	cp "$here/$c/ruleset.nft" "$here/$c/params.json" "$stage/$c/"
 	cp "$here/$c/traffic.pcap" "$stage/$c/packets.pcap"
+	if [ -f "$here/$c/kernel.json" ]; then cp "$here/$c/kernel.json" "$stage/$c/"; fi
 done
 status=0
-(cd "$stage" && "$oracle/runscen.py" --runs 2 "${cases[@]/#/$stage/}") || status=$?
+(cd "$stage" && "$oracle/runscen.py" --runs 2 "${check[@]}" "${cases[@]/#/$stage/}") || status=$?
+[ ${#check[@]} -gt 0 ] && exit $status
 for c in "${cases[@]}"; do
 	if [ -f "$stage/$c/kernel.json" ]; then
 		cp "$stage/$c/kernel.json" "$here/$c/kernel.json"
