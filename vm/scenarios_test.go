@@ -1,0 +1,214 @@
+package vm
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/nftgo/nftgo/ct"
+	"github.com/nftgo/nftgo/packet"
+	"github.com/nftgo/nftgo/ruleset"
+)
+
+// ctState is `ct state X`:
+//
+//	[ ct load state => reg 1 ]
+//	[ bitwise reg 1 = ( reg 1 & 0x0000000X ) ^ 0x00000000 ]
+//	[ cmp neq reg 1 0x00000000 ]
+func ctState(mask uint32) []ruleset.Expr {
+	return []ruleset.Expr{
+		&ruleset.Ct{Key: ruleset.CtState, Direction: ruleset.CtDirUnset, DReg: 1},
+		&ruleset.Bitwise{Op: ruleset.BitwiseMaskXor, SReg: 1, DReg: 1, Len: 4, Mask: wordBytes(4, mask), Xor: make([]byte, 4)},
+		cmpw(Neq, 4, 0),
+	}
+}
+
+func cat(parts ...any) []ruleset.Expr {
+	var out []ruleset.Expr
+	for _, p := range parts {
+		switch x := p.(type) {
+		case []ruleset.Expr:
+			out = append(out, x...)
+		case ruleset.Expr:
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func machineCT(t *testing.T, host Host, sysctl map[string]string, tables ...*ruleset.Table) *Machine {
+	t.Helper()
+	cfg := ct.DefaultConfig()
+	for k, v := range sysctl {
+		if err := cfg.SetSysctl(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := New(&ruleset.Ruleset{Tables: tables}, Config{Host: host, CT: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestScenarioCtTableFull(t *testing.T) {
+	tb := table(ruleset.FamilyINet, "t",
+		base("raw", ruleset.HookPrerouting, -300, Acc, r(4, counter())),
+		base("mangle", ruleset.HookPrerouting, -150, Acc, r(5, counter())),
+		base("forward", ruleset.HookForward, 0, Acc, r(6, cat(ctState(8), counter(), imm(Acc))...)),
+	)
+	m := machineCT(t, routerHost(), map[string]string{"net.netfilter.nf_conntrack_max": "7"}, tb)
+	k, out := replayScenario(t, "ct-table-full", m, nil)
+	checkVerdicts(t, k, out)
+	checkCounters(t, k, m.Snapshot(0))
+	if got := m.Conntrack().Count(); got != k.ConntrackCount {
+		t.Errorf("conntrack count %d, kernel %d", got, k.ConntrackCount)
+	}
+}
+
+// statefulForward is the forward chain of tcp-handshake-fin: an anonymous
+// set lookup among ct state matches.
+func statefulForward() *ruleset.Table {
+	anon := &ruleset.Set{Name: "__set0", ID: 1, Flags: ruleset.SetAnonymous | ruleset.SetConstant, KeyType: 13, KeyLen: 2,
+		Elements: []*ruleset.Element{{Key: []byte{0x00, 0x50}}, {Key: []byte{0x01, 0xbb}}}} // element 00005000 element 0000bb01
+	tb := table(ruleset.FamilyINet, "filter",
+		base("forward", ruleset.HookForward, 0, Drop,
+			r(2, cat(ctState(6), counter(), imm(Acc))...),
+			r(3, cat(ctState(1), counter(), imm(Drop))...),
+			r(4, cat(metaLoad(L4), cmpw(Eq, 1, 6), payload(TH, 2, 2),
+				&ruleset.Lookup{Set: "__set0", SetID: 1, SReg: 1}, // [ lookup reg 1 set __set%d ]
+				ctState(8), counter(), imm(Acc))...),
+			r(5, cat(metaLoad(L4), cmpw(Eq, 1, 17), payload(TH, 2, 2), cmpw(Eq, 2, 0x3500), ctState(8), counter(), imm(Acc))...),
+			r(6, counter()),
+		),
+	)
+	tb.Sets = []*ruleset.Set{anon}
+	return tb
+}
+
+func TestScenarioTCPHandshakeFin(t *testing.T) {
+	m := machineCT(t, routerHost(), nil, statefulForward())
+	k, out := replayScenario(t, "tcp-handshake-fin", m, nil)
+	checkVerdicts(t, k, out)
+	checkCounters(t, k, m.Snapshot(0))
+	if got := m.Conntrack().Count(); got != k.ConntrackCount {
+		t.Errorf("conntrack count %d, kernel %d", got, k.ConntrackCount)
+	}
+}
+
+func TestScenarioICMPErrorRelated(t *testing.T) {
+	tb := table(ruleset.FamilyINet, "filter",
+		base("forward", ruleset.HookForward, 0, Drop,
+			r(2, cat(ctState(1), counter(), imm(Drop))...),
+			r(3, cat(ctState(4), counter(), imm(Acc))...),
+			r(4, cat(ctState(2), counter(), imm(Acc))...),
+			r(5, cat(ctState(8), counter(), imm(Acc))...),
+			r(6, counter()),
+		))
+	m := machineCT(t, routerHost(), nil, tb)
+	k, out := replayScenario(t, "icmp-error-related", m, nil)
+	checkVerdicts(t, k, out)
+	checkCounters(t, k, m.Snapshot(0))
+}
+
+func TestScenarioIPv6Inet(t *testing.T) {
+	tb := table(ruleset.FamilyINet, "filter",
+		base("forward", ruleset.HookForward, 0, Drop,
+			r(2, cat(ctState(6), counter(), imm(Acc))...),
+			r(3, cat(ctState(1), counter(), imm(Drop))...),
+			r(4, cat(metaLoad(NFP), cmpw(Eq, 1, 10), payload(NET, 8, 16),
+				cmpw(Eq, 16, 0xb80d0120, 0x00000100, 0x00000000, 0x66000000), // ip6 saddr 2001:db8:1::66
+				counter(), imm(Drop))...),
+			r(5, cat(metaLoad(NFP), cmpw(Eq, 1, 10), metaLoad(L4), cmpw(Eq, 1, 6), payload(TH, 2, 2), cmpw(Eq, 2, 0x5000), ctState(8), counter(), imm(Acc))...),
+			r(6, cat(metaLoad(NFP), cmpw(Eq, 1, 10), metaLoad(L4), cmpw(Eq, 1, 58), payload(TH, 0, 1), cmpw(Eq, 1, 0x80), counter(), imm(Acc))...),
+			r(7, cat(metaLoad(NFP), cmpw(Eq, 1, 2), payload(NET, 12, 3), cmpw(Eq, 3, 0x006433c6), metaLoad(L4), cmpw(Eq, 1, 17), payload(TH, 2, 2), cmpw(Eq, 2, 0x3500), counter(), imm(Acc))...),
+			r(8, counter()),
+		))
+	m := machineCT(t, routerHost(), nil, tb)
+	k, out := replayScenario(t, "ipv6-inet", m, nil)
+	checkVerdicts(t, k, out)
+	checkCounters(t, k, m.Snapshot(0))
+	if got := m.Conntrack().Count(); got != k.ConntrackCount {
+		t.Errorf("conntrack count %d, kernel %d", got, k.ConntrackCount)
+	}
+}
+
+func TestScenarioLocalInputConnlimit(t *testing.T) {
+	local := netip.MustParseAddr("203.0.113.1")
+	tb := table(ruleset.FamilyINet, "filter",
+		base("input", ruleset.HookInput, 0, Drop,
+			r(3, cat(ctState(6), counter(), imm(Acc))...),
+			r(4, cat(metaLoad(L4), cmpw(Eq, 1, 6), payload(TH, 2, 2), cmpw(Eq, 2, 0x1600),
+				&ruleset.Connlimit{Count: 2}, // [ connlimit count 2 flags 0 ]
+				counter(), imm(Acc))...),
+			r(5, cat(metaLoad(L4), cmpw(Eq, 1, 17), payload(TH, 2, 2), cmpw(Eq, 2, 0x3500), counter(), imm(Acc))...),
+			r(6, counter()),
+		),
+		base("output", ruleset.HookOutput, 0, Acc, r(7, counter())),
+	)
+	m := machineCT(t, Host{Local: []netip.Addr{local}}, nil, tb)
+	isLocal := func(p *packet.Packet) bool {
+		src, _, _ := addrs(p)
+		return src == local
+	}
+	k, out := replayScenario(t, "local-input-connlimit", m, isLocal)
+	checkVerdicts(t, k, out)
+	checkCounters(t, k, m.Snapshot(0))
+	if got := m.Conntrack().Count(); got != k.ConntrackCount {
+		t.Errorf("conntrack count %d, kernel %d", got, k.ConntrackCount)
+	}
+}
+
+func TestScenarioConnlimitSet(t *testing.T) {
+	cl := &ruleset.Set{Name: "cl", ID: 1, Flags: ruleset.SetEval, KeyType: 7, KeyLen: 4, Size: 65535, SizeSet: true} // cl filter 20 size 65535
+	tb := table(ruleset.FamilyINet, "filter",
+		base("forward", ruleset.HookForward, 0, Acc,
+			r(3, cat(ctState(8), metaLoad(NFP), cmpw(Eq, 1, 2), payload(NET, 12, 4),
+				// [ dynset add reg_key 1 set cl expr [ connlimit count 2 flags 1 ] ]
+				&ruleset.Dynset{Op: ruleset.DynsetAdd, Set: "cl", SetID: 1, SRegKey: 1, Flags: dynsetExpr,
+					Exprs: []ruleset.Expr{&ruleset.Connlimit{Count: 2, Flags: ruleset.ConnlimitInvert}}},
+				counter(), imm(Drop))...),
+			r(4, counter()),
+		))
+	tb.Sets = []*ruleset.Set{cl}
+	m := machineCT(t, routerHost(), nil, tb)
+	k, out := replayScenario(t, "connlimit-set", m, nil)
+	checkVerdicts(t, k, out)
+	snap := m.Snapshot(0)
+	checkCounters(t, k, snap)
+	if n := len(snap.Tables[0].Sets[0].Elements); n != 3 {
+		t.Errorf("set cl has %d elements, kernel lists 3", n)
+	}
+}
+
+// natDnat is ../shared/scenarios/nat-dnat/ruleset.nft.
+func natDnat() []*ruleset.Table {
+	nat := table(ruleset.FamilyIPv4, "nat",
+		base("pre", ruleset.HookPrerouting, -100, Acc,
+			r(3, payload(NET, 16, 4), cmpw(Eq, 4, 0xfe6433c6), metaLoad(L4), cmpw(Eq, 1, 6), payload(TH, 2, 2), cmpw(Eq, 2, 0x901f), counter(),
+				&ruleset.Immediate{DReg: 1, Data: wordBytes(4, 0x507100cb)}, // [ immediate reg 1 0x507100cb ]
+				&ruleset.Immediate{DReg: 2, Data: wordBytes(2, 0x5000)},     // [ immediate reg 2 0x00005000 ]
+				// [ nat dnat ip addr_min reg 1 proto_min reg 2 flags 0x2 ]
+				&ruleset.NAT{Type: ruleset.NATDnat, Family: ruleset.FamilyIPv4, AddrMin: 1, ProtoMin: 2, Flags: ruleset.NATRangeProtoSpecific, HasFlags: true}),
+			r(4, counter()),
+		),
+		base("post", ruleset.HookPostrouting, 100, Acc, r(5, counter())),
+	)
+	nat.Chains[0].Hook.Type = "nat"
+	nat.Chains[1].Hook.Type = "nat"
+	filter := table(ruleset.FamilyINet, "filter",
+		base("forward", ruleset.HookForward, 0, Drop,
+			r(2, cat(ctState(6), counter(), imm(Acc))...),
+			r(3, cat(&ruleset.Ct{Key: ruleset.CtStatus, Direction: ruleset.CtDirUnset, DReg: 1},
+				&ruleset.Bitwise{Op: ruleset.BitwiseMaskXor, SReg: 1, DReg: 1, Len: 4, Mask: wordBytes(4, 0x20), Xor: make([]byte, 4)},
+				cmpw(Neq, 4, 0), ctState(8), counter(), imm(Acc))...),
+			r(4, counter()),
+		))
+	return []*ruleset.Table{nat, filter}
+}
+
+func TestScenarioNatDnat(t *testing.T) {
+	m := machineCT(t, routerHost(), nil, natDnat()...)
+	k, out := replayScenario(t, "nat-dnat", m, nil)
+	checkVerdicts(t, k, out)
+	checkCounters(t, k, m.Snapshot(0))
+}
