@@ -25,7 +25,7 @@ type caseParams struct {
 }
 
 // forwardHost is the oracle's router: wan with the default route, lan.
-func forwardHost(t *testing.T) vm.Host {
+func forwardHost(t testing.TB) vm.Host {
 	var h vm.Host
 	for _, s := range []string{"wan=198.51.100.254/24,2001:db8:1::fffe/64", "lan=203.0.113.254/24,2001:db8:2::fffe/64"} {
 		ifc, err := ParseIface(s)
