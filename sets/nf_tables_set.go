@@ -248,6 +248,9 @@ func (s *Set) anchor(now int64) {
 	for _, e := range s.all {
 		fix(e)
 	}
+	if s.backend == backendRbtree {
+		s.rbtree.refresh()
+	}
 }
 
 // Lookup finds the element matching key (klen bytes; a longer slice such as

@@ -19,10 +19,19 @@ import (
 //
 // Ref: net/netfilter/nft_set_rbtree.c — __nft_rbtree_lookup
 type rbtree struct {
-	w     int      // 64-bit words per key
-	keys  []uint64 // len(elems)*w words, ascending
-	elems []*Elem
-	top   []uint32 // 1<<16 + 1 offsets: elements with first-word prefix p are [top[p], top[p+1])
+	w int // 64-bit words per key
+	// ents holds the first key word, the element and what the hit check
+	// needs side by side, so a lookup touches one cache line per probe.
+	ents []rbEntry
+	rest []uint64 // words 1..w-1 of each key, (w-1) per element
+	top  []uint32 // 1<<16 + 1 offsets: elements with first-word prefix p are [top[p], top[p+1])
+}
+
+type rbEntry struct {
+	k0      uint64
+	e       *Elem
+	expires int64 // e.expires, copied for the hit check
+	end     bool
 }
 
 // words writes k, zero-padded to len(dst)*8 bytes, as big-endian words.
@@ -62,86 +71,78 @@ func cmpWords(a, b []uint64) int {
 // the kernel prefers the start element), then in insertion order.
 func (r *rbtree) build(all []*Elem, klen int) {
 	r.w = (klen + 7) / 8
-	r.elems = slices.Clone(all)
-	slices.SortStableFunc(r.elems, func(a, b *Elem) int {
+	elems := slices.Clone(all)
+	slices.SortStableFunc(elems, func(a, b *Elem) int {
 		if c := bytes.Compare(a.key, b.key); c != 0 {
 			return c
 		}
 		return int(b.flags&ruleset.ElemIntervalEnd) - int(a.flags&ruleset.ElemIntervalEnd)
 	})
-	r.keys = make([]uint64, len(r.elems)*r.w)
-	for i, e := range r.elems {
-		words(r.keys[i*r.w:(i+1)*r.w], e.key)
+	r.ents = make([]rbEntry, len(elems))
+	r.rest = make([]uint64, len(elems)*(r.w-1))
+	kw := make([]uint64, r.w)
+	for i, e := range elems {
+		words(kw, e.key)
+		r.ents[i] = rbEntry{k0: kw[0], e: e, expires: e.expires, end: e.flags&ruleset.ElemIntervalEnd != 0}
+		copy(r.rest[i*(r.w-1):], kw[1:])
 	}
 	r.top = make([]uint32, 1<<16+1)
 	i := 0
 	for p := 0; p <= 1<<16; p++ {
-		for i < len(r.elems) && int(r.keys[i*r.w]>>48) < p {
+		for i < len(r.ents) && int(r.ents[i].k0>>48) < p {
 			i++
 		}
 		r.top[p] = uint32(i)
 	}
 }
 
+// refresh copies the elements' expirations after the clock is anchored.
+func (r *rbtree) refresh() {
+	for i := range r.ents {
+		r.ents[i].expires = r.ents[i].e.expires
+	}
+}
+
 func (r *rbtree) lookup(key []byte, now int64) *Elem {
-	if len(r.elems) == 0 {
+	if len(r.ents) == 0 {
 		return nil
 	}
-	var i int
-	switch r.w {
-	case 1:
-		var k uint64
-		if len(key) == 4 {
-			k = uint64(binary.BigEndian.Uint32(key)) << 32
-		} else {
-			var kw [1]uint64
-			words(kw[:], key)
-			k = kw[0]
-		}
-		lo, hi := int(r.top[k>>48]), int(r.top[k>>48+1])
-		for lo < hi {
-			m := int(uint(lo+hi) >> 1)
-			if r.keys[m] <= k {
-				lo = m + 1
-			} else {
-				hi = m
-			}
-		}
-		i = lo - 1
-	case 2:
-		var kw [2]uint64
-		words(kw[:], key)
-		lo, hi := int(r.top[kw[0]>>48]), int(r.top[kw[0]>>48+1])
-		for lo < hi {
-			m := int(uint(lo+hi) >> 1)
-			if a := r.keys[2*m]; a < kw[0] || (a == kw[0] && r.keys[2*m+1] <= kw[1]) {
-				lo = m + 1
-			} else {
-				hi = m
-			}
-		}
-		i = lo - 1
-	default:
-		var kw [maxKeyLen / 8]uint64
-		k := kw[:r.w]
-		words(k, key)
-		lo, hi := int(r.top[k[0]>>48]), int(r.top[k[0]>>48+1])
-		for lo < hi {
-			m := int(uint(lo+hi) >> 1)
-			if cmpWords(r.keys[m*r.w:(m+1)*r.w], k) <= 0 {
-				lo = m + 1
-			} else {
-				hi = m
-			}
-		}
-		i = lo - 1
+	var kw [maxKeyLen / 8]uint64
+	if r.w == 1 && len(key) == 4 {
+		kw[0] = uint64(binary.BigEndian.Uint32(key)) << 32
+	} else {
+		words(kw[:r.w], key)
 	}
+	k0 := kw[0]
+	lo, hi := int(r.top[k0>>48]), int(r.top[k0>>48+1])
+	if r.w == 1 {
+		for lo < hi {
+			m := int(uint(lo+hi) >> 1)
+			if r.ents[m].k0 <= k0 {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+	} else {
+		n := r.w - 1
+		rest := kw[1:r.w]
+		for lo < hi {
+			m := int(uint(lo+hi) >> 1)
+			if a := r.ents[m].k0; a < k0 || (a == k0 && cmpWords(r.rest[m*n:(m+1)*n], rest) <= 0) {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+	}
+	i := lo - 1
 	if i < 0 {
 		return nil
 	}
-	e := r.elems[i]
-	if e.flags&ruleset.ElemIntervalEnd != 0 || e.expired(now) {
+	en := &r.ents[i]
+	if en.end || (en.expires != 0 && now >= en.expires) {
 		return nil
 	}
-	return e
+	return en.e
 }

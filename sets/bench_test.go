@@ -1,0 +1,195 @@
+package sets
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/nftgo/nftgo/ct"
+	"github.com/nftgo/nftgo/internal/testpkt"
+	"github.com/nftgo/nftgo/packet"
+	"github.com/nftgo/nftgo/ruleset"
+)
+
+// keys returns n random 4-byte keys, with a fixed seed.
+func randKeys(n int, seed uint64) [][]byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = binary.BigEndian.AppendUint32(nil, r.Uint32())
+	}
+	return out
+}
+
+func BenchmarkHashLookup(b *testing.B) {
+	const n = 100000
+	keys := randKeys(n, 1)
+	def := &ruleset.Set{KeyLen: 4}
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if !seen[string(k)] {
+			seen[string(k)] = true
+			def.Elements = append(def.Elements, &ruleset.Element{Key: k})
+		}
+	}
+	s := mustNew(b, def)
+	probes := randKeys(n, 2) // half misses, half hits
+	for i := 0; i < n; i += 2 {
+		probes[i] = keys[(i*7919)%n]
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	hits := 0
+	for i := 0; i < b.N; i++ {
+		if s.Lookup(probes[i%len(probes)], 1) != nil {
+			hits++
+		}
+	}
+	if hits == 0 && b.N > 1000 {
+		b.Fatal("no hits")
+	}
+}
+
+// BenchmarkIntervalLookup is a 100k-prefix CIDR set (disjoint /20 … /32
+// IPv4 prefixes: 100k ranges, up to 200k rbtree elements).
+func BenchmarkIntervalLookup(b *testing.B) {
+	const n = 100000
+	r := rand.New(rand.NewPCG(3, 3))
+	// Carve n disjoint prefixes out of random /20 slots.
+	slots := map[uint32]bool{}
+	var spans []span
+	for len(spans) < n {
+		slot := r.Uint32() &^ 0xfff
+		if slots[slot] {
+			continue
+		}
+		slots[slot] = true
+		plen := 20 + r.IntN(13)
+		lo := uint64(slot)
+		hi := lo + (uint64(1) << (32 - plen)) - 1
+		spans = append(spans, span{lo, hi})
+	}
+	sortSpans(spans)
+	s := mustNew(b, intervalSet(spans, 4, true))
+	probes := randKeys(1<<16, 4)
+	for i := 0; i < len(probes); i += 2 { // half inside a range
+		sp := spans[r.IntN(len(spans))]
+		binary.BigEndian.PutUint32(probes[i], uint32(sp.lo+r.Uint64N(sp.hi-sp.lo+1)))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	hits := 0
+	for i := 0; i < b.N; i++ {
+		if s.Lookup(probes[i&(1<<16-1)], 1) != nil {
+			hits++
+		}
+	}
+	if hits == 0 && b.N > 1000 {
+		b.Fatal("no hits")
+	}
+}
+
+func sortSpans(s []span) {
+	// insertion sort would be quadratic at 100k; use the keys' order.
+	vs := make(map[uint64]uint64, len(s))
+	keys := make([]uint64, 0, len(s))
+	for _, sp := range s {
+		vs[sp.lo] = sp.hi
+		keys = append(keys, sp.lo)
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		s[i] = span{k, vs[k]}
+	}
+}
+
+// BenchmarkConcatLookup is `ip saddr . tcp dport` over 10k elements
+// (a /24 range . a port range each, several port ranges per address range).
+func BenchmarkConcatLookup(b *testing.B) {
+	const n = 10000
+	r := rand.New(rand.NewPCG(5, 5))
+	def := &ruleset.Set{KeyLen: 8, Flags: ruleset.SetInterval | ruleset.SetConcat, FieldLens: []uint32{4, 2}}
+	for i := 0; i < n; i++ {
+		a := uint32(i/4) << 8
+		p := uint16(i%4) * 1000
+		def.Elements = append(def.Elements, &ruleset.Element{
+			Key:    cat(be(uint64(a), 4), port(p)),
+			KeyEnd: cat(be(uint64(a|0xff), 4), port(p+uint16(r.IntN(999)))),
+		})
+	}
+	s := mustNew(b, def)
+	probes := make([][]byte, 1<<16)
+	for i := range probes {
+		probes[i] = cat(be(uint64(r.UintN(n/4)<<8|r.UintN(256)), 4), port(uint16(r.UintN(5000))))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	hits := 0
+	for i := 0; i < b.N; i++ {
+		if s.Lookup(probes[i&(1<<16-1)], 1) != nil {
+			hits++
+		}
+	}
+	if hits == 0 && b.N > 1000 {
+		b.Fatal("no hits")
+	}
+}
+
+// BenchmarkDynsetConnlimit is `add @cl { ip saddr ct count over 2 }` at
+// 100k source addresses, each with one live connection in the real
+// conntrack table: per op one Update (find the element) and one connlimit
+// add (a duplicate: scan, find in conntrack, no add) and its count.
+func BenchmarkDynsetConnlimit(b *testing.B) {
+	const n = 100000
+	tab := ct.NewTable(ct.DefaultConfig())
+	s := mustNew(b, &ruleset.Set{KeyLen: 4, Flags: ruleset.SetEval, Size: 1 << 20})
+	tmpl := []ruleset.Expr{&ruleset.Connlimit{Count: 2, Flags: ruleset.ConnlimitInvert}}
+	tuples := make([]ct.Tuple, n)
+	keys := make([][]byte, n)
+	var p packet.Packet
+	for i := 0; i < n; i++ {
+		src := [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}
+		keys[i] = src[:]
+		spec := testpkt.Spec{Src: ipString(src), Dst: "203.0.113.10", Proto: "tcp", Sport: 40000, Dport: 22, Flags: testpkt.SYN}
+		if err := p.Decode(packet.LinkRaw, testpkt.MustBuild(spec)); err != nil {
+			b.Fatal(err)
+		}
+		c, info, drop := tab.In(&p, ct.HookPrerouting, 1)
+		if drop || c == nil {
+			b.Fatal("no conntrack entry")
+		}
+		tab.Confirm(c, info, 1)
+		tuples[i] = c.Orig()
+		e, _ := s.Update(keys[i], nil, tmpl, 0, false, 1)
+		e.Exprs[0].Connlimit(tab, tuples[i], 0, 1)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	over := 0
+	for i := 0; i < b.N; i++ {
+		k := (i * 7919) % n
+		e, _ := s.Update(keys[k], nil, tmpl, 0, false, 2)
+		if _, brk := e.Exprs[0].Connlimit(tab, tuples[k], 0, 2); !brk {
+			over++
+		}
+	}
+	if over != 0 {
+		b.Fatalf("%d elements over the limit", over)
+	}
+}
+
+func ipString(a [4]byte) string {
+	return itoa(a[0]) + "." + itoa(a[1]) + "." + itoa(a[2]) + "." + itoa(a[3])
+}
+
+func itoa(v byte) string {
+	if v == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; v > 0; v /= 10 {
+		b = append([]byte{'0' + v%10}, b...)
+	}
+	return string(b)
+}
