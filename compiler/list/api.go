@@ -4,9 +4,8 @@
 // snapshot taken after a replay lists exactly like the kernel's answer.
 package list
 
-// CONTRACT (filled in by the listing owner).
-
 import (
+	"bufio"
 	"io"
 
 	"github.com/nftgo/nftgo/ruleset"
@@ -18,7 +17,23 @@ type Options struct {
 }
 
 // Text writes rs as `nft list ruleset` prints it.
-func Text(w io.Writer, rs *ruleset.Ruleset, opt Options) error { panic("list: not implemented") }
+func Text(w io.Writer, rs *ruleset.Ruleset, opt Options) error {
+	bw := bufio.NewWriter(w)
+	if rs != nil {
+		for _, t := range rs.Tables {
+			if t == nil {
+				continue
+			}
+			writeTable(bw, t, opt)
+		}
+	}
+	return bw.Flush()
+}
 
 // JSON writes rs as `nft -j list ruleset` prints it (libnftables JSON).
-func JSON(w io.Writer, rs *ruleset.Ruleset, opt Options) error { panic("list: not implemented") }
+func JSON(w io.Writer, rs *ruleset.Ruleset, opt Options) error {
+	bw := bufio.NewWriter(w)
+	writeJSON(bw, rulesetJSON(rs))
+	bw.WriteByte('\n')
+	return bw.Flush()
+}

@@ -1,0 +1,991 @@
+package list
+
+import (
+	"bytes"
+	"fmt"
+	"math/bits"
+	"strings"
+
+	"github.com/nftgo/nftgo/ruleset"
+)
+
+// regVal is what a register holds while a rule is read back: an
+// expression, how wide it is and in which byte order its bytes sit.
+type regVal struct {
+	e     expr
+	bits  int
+	order byteorder
+	// raw payload load not yet matched to a header field
+	raw *payloadExpr
+	// bitwise mask/xor applied to inner
+	inner     *regVal
+	mask, xor []byte
+	imm       []byte // immediate data
+}
+
+// rctx is the state of decompiling one rule.
+//
+// Ref: nftables src/netlink_delinearize.c — struct netlink_parse_ctx,
+// struct rule_pp_ctx
+type rctx struct {
+	family ruleset.Family
+	table  *ruleset.Table
+	regs   map[int]*regVal
+	stmts  []stmt
+	// protocol context per base (link, network, transport)
+	proto [3]*protoDesc
+	// deps holds, per base, the index in stmts of the match that
+	// established that base's protocol (nft's pdeps), -1 for none.
+	deps [3]int
+	dead map[int]bool
+}
+
+// regSlot maps a netlink register number to its 32-bit slot.
+//
+// Ref: net/netfilter/nf_tables_api.c — nft_parse_register
+func regSlot(r ruleset.Register) int {
+	if r <= 4 {
+		return int(r) * 4
+	}
+	return int(r) - 4
+}
+
+func newRctx(t *ruleset.Table) *rctx {
+	c := &rctx{family: t.Family, table: t, regs: map[int]*regVal{}, dead: map[int]bool{}, deps: [3]int{-1, -1, -1}}
+	switch t.Family {
+	case ruleset.FamilyIPv4:
+		c.proto[ruleset.BaseNetwork] = protoIP
+	case ruleset.FamilyIPv6:
+		c.proto[ruleset.BaseNetwork] = protoIP6
+	case ruleset.FamilyARP:
+		c.proto[ruleset.BaseNetwork] = protoARP
+	case ruleset.FamilyBridge, ruleset.FamilyNetdev:
+		c.proto[ruleset.BaseLink] = protoEth
+	}
+	return c
+}
+
+func (c *rctx) findSet(name string) *ruleset.Set {
+	for _, s := range c.table.Sets {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// decompileRule turns a rule's kernel expressions back into statements.
+//
+// Ref: nftables src/netlink_delinearize.c — netlink_delinearize_rule,
+// rule_postprocess
+func decompileRule(t *ruleset.Table, r *ruleset.Rule) []stmt {
+	c := newRctx(t)
+	for _, e := range r.Exprs {
+		c.expr(e)
+	}
+	var out []stmt
+	for i, s := range c.stmts {
+		if !c.dead[i] {
+			out = append(out, s)
+		}
+	}
+	return mergeRanges(out)
+}
+
+func (c *rctx) set(r ruleset.Register, v *regVal) { c.regs[regSlot(r)] = v }
+
+func (c *rctx) get(r ruleset.Register) *regVal {
+	if v, ok := c.regs[regSlot(r)]; ok {
+		return v
+	}
+	return &regVal{e: &rawExpr{s: fmt.Sprintf("reg%d", r)}, bits: 32}
+}
+
+func (c *rctx) emit(s stmt) int {
+	c.stmts = append(c.stmts, s)
+	return len(c.stmts) - 1
+}
+
+func cmpOpString(o ruleset.CmpOp) string {
+	switch o {
+	case ruleset.CmpEq:
+		return "=="
+	case ruleset.CmpNeq:
+		return "!="
+	case ruleset.CmpLt:
+		return "<"
+	case ruleset.CmpLte:
+		return "<="
+	case ruleset.CmpGt:
+		return ">"
+	case ruleset.CmpGte:
+		return ">="
+	}
+	return "=="
+}
+
+func (c *rctx) expr(e ruleset.Expr) {
+	switch x := e.(type) {
+	case *ruleset.Payload:
+		c.set(x.DReg, &regVal{raw: &payloadExpr{base: x.Base, off: int(x.Offset) * 8, bits: int(x.Len) * 8},
+			bits: int(x.Len) * 8, order: boBig})
+	case *ruleset.Meta:
+		m := &metaExpr{key: x.Key}
+		if x.Set {
+			c.emit(&mangleStmt{key: m, val: c.typed(c.get(x.SReg), m.tmpl().dt, m.tmpl().order, m.tmpl().bits)})
+			return
+		}
+		t := m.tmpl()
+		c.set(x.DReg, &regVal{e: m, bits: t.bits, order: t.order})
+	case *ruleset.Ct:
+		ce := &ctExpr{key: x.Key, dir: x.Direction, family: c.family}
+		t := ce.tmpl()
+		if x.Set {
+			c.emit(&mangleStmt{key: ce, val: c.typed(c.get(x.SReg), t.dt, t.order, t.bits)})
+			return
+		}
+		c.set(x.DReg, &regVal{e: ce, bits: t.bits, order: t.order})
+	case *ruleset.Immediate:
+		if x.DReg == 0 {
+			c.emit(&verdictStmt{v: x.Verdict})
+			return
+		}
+		c.set(x.DReg, &regVal{imm: x.Data, bits: len(x.Data) * 8})
+	case *ruleset.Bitwise:
+		src := c.get(x.SReg)
+		if x.Op != ruleset.BitwiseMaskXor {
+			op := "<<"
+			if x.Op == ruleset.BitwiseRshift {
+				op = ">>"
+			}
+			in := c.resolve(src)
+			c.set(x.DReg, &regVal{e: &binopExpr{op: op, left: in, right: &valueExpr{dt: dtInteger, data: []byte{byte(x.Shift)}, bits: 8}},
+				bits: src.bits, order: src.order})
+			return
+		}
+		c.set(x.DReg, &regVal{inner: src, mask: x.Mask, xor: x.Xor, bits: src.bits, order: src.order})
+	case *ruleset.Byteorder:
+		src := c.get(x.SReg)
+		v := *src
+		if x.Op == ruleset.HtoN {
+			v.order = boBig
+		} else {
+			v.order = boHost
+		}
+		c.set(x.DReg, &v)
+	case *ruleset.Cmp:
+		c.cmp(cmpOpString(x.Op), c.get(x.SReg), x.Data)
+	case *ruleset.Range:
+		src := c.get(x.SReg)
+		left := c.resolve(src)
+		dt := left.dtype()
+		op := "=="
+		if x.Op == ruleset.CmpNeq {
+			op = "!="
+		}
+		c.emit(&matchStmt{op: op, left: left, right: &rangeExpr{
+			lo: &valueExpr{dt: dt, data: trim(x.From, src.bits), order: boBig, bits: src.bits},
+			hi: &valueExpr{dt: dt, data: trim(x.To, src.bits), order: boBig, bits: src.bits}}})
+	case *ruleset.Lookup:
+		c.lookup(x)
+	case *ruleset.Dynset:
+		c.dynset(x)
+	case *ruleset.Counter:
+		c.emit(&counterStmt{packets: x.Packets, bytes: x.Bytes})
+	case *ruleset.Connlimit:
+		c.emit(&connlimitStmt{count: x.Count, inv: x.Flags&ruleset.ConnlimitInvert != 0})
+	case *ruleset.Limit:
+		c.emit(&limitStmt{l: *x})
+	case *ruleset.Quota:
+		c.emit(&quotaStmt{q: *x})
+	case *ruleset.Log:
+		c.emit(&logStmt{l: *x})
+	case *ruleset.Reject:
+		fam := c.family
+		if fam == ruleset.FamilyINet || fam == ruleset.FamilyBridge || fam == ruleset.FamilyNetdev {
+			if p := c.proto[ruleset.BaseNetwork]; p == protoIP6 {
+				fam = ruleset.FamilyIPv6
+			} else {
+				fam = ruleset.FamilyIPv4
+			}
+		}
+		c.emit(&rejectStmt{r: *x, family: fam})
+	case *ruleset.NAT:
+		c.nat(x)
+	case *ruleset.Masq:
+		c.emit(&natStmt{kind: "masquerade", proto: c.protoRange(x.ProtoMin, x.ProtoMax), flags: x.Flags})
+	case *ruleset.Redir:
+		c.emit(&natStmt{kind: "redirect", proto: c.protoRange(x.ProtoMin, x.ProtoMax), flags: x.Flags})
+	case *ruleset.Notrack:
+		c.emit(&plainStmt{s: "notrack"})
+	case *ruleset.Queue:
+		c.emit(queueStmt(x))
+	default:
+		c.emit(&plainStmt{s: "# unknown " + e.Name(), j: jobj{{"unknown", e.Name()}}})
+	}
+}
+
+func queueStmt(q *ruleset.Queue) stmt {
+	var b strings.Builder
+	b.WriteString("queue")
+	var fl []string
+	if q.Flags&1 != 0 {
+		fl = append(fl, "bypass")
+	}
+	if q.Flags&2 != 0 {
+		fl = append(fl, "fanout")
+	}
+	if len(fl) > 0 {
+		b.WriteString(" flags " + strings.Join(fl, ","))
+	}
+	if q.Total > 1 {
+		fmt.Fprintf(&b, " to %d-%d", q.Num, q.Num+q.Total-1)
+	} else if q.Num != 0 || len(fl) > 0 {
+		fmt.Fprintf(&b, " to %d", q.Num)
+	}
+	o := jobj{}
+	if q.Total > 1 {
+		o = append(o, jkv{"num", jobj{{"range", []any{q.Num, q.Num + q.Total - 1}}}})
+	} else if q.Num != 0 {
+		o = append(o, jkv{"num", q.Num})
+	}
+	if len(fl) == 1 {
+		o = append(o, jkv{"flags", fl[0]})
+	} else if len(fl) > 1 {
+		o = append(o, jkv{"flags", []any{fl[0], fl[1]}})
+	}
+	var j any = jobj{{"queue", o}}
+	if len(o) == 0 {
+		j = jobj{{"queue", nil}}
+	}
+	return &plainStmt{s: b.String(), j: j}
+}
+
+// protoFor returns the header description a load at base/offset refers to
+// under the current protocol context.
+func (c *rctx) protoFor(base ruleset.PayloadBase, off, nbits int) *protoDesc {
+	if int(base) < len(c.proto) && c.proto[base] != nil {
+		return c.proto[base]
+	}
+	switch base {
+	case ruleset.BaseLink:
+		return protoEth
+	case ruleset.BaseTransport:
+		if off+nbits <= 32 && off%16 == 0 {
+			return protoTH
+		}
+	}
+	return nil
+}
+
+// killDep removes the dependency match that a field of base b implies.
+//
+// Ref: nftables src/payload.c — payload_dependency_kill,
+// payload_may_dependency_kill
+func (c *rctx) killDep(p *payloadExpr) {
+	b := int(p.base)
+	if b >= len(c.deps) || c.deps[b] < 0 || p.proto == protoTH {
+		return
+	}
+	dep, _ := c.stmts[c.deps[b]].(*matchStmt)
+	if dep == nil {
+		return
+	}
+	if dp, ok := dep.left.(*payloadExpr); ok {
+		switch c.family {
+		case ruleset.FamilyINet, ruleset.FamilyBridge, ruleset.FamilyNetdev:
+			if dp.base == ruleset.BaseNetwork && (dp.proto == protoIP || dp.proto == protoIP6) &&
+				p.base == ruleset.BaseTransport {
+				return
+			}
+			if dp.base == p.base && p.proto.protoKey >= 0 && p.f == &p.proto.fields[p.proto.protoKey] {
+				return
+			}
+			if dp.base == ruleset.BaseLink && dp.proto == protoVLAN {
+				return
+			}
+		}
+	}
+	c.dead[c.deps[b]] = true
+	c.deps[b] = -1
+}
+
+// noteDep records a protocol-selecting match (meta nfproto/l4proto/
+// protocol, ip protocol, ip6 nexthdr, ether type) so that a later field
+// of the upper layer can hide it, and moves the protocol context up.
+//
+// Ref: nftables src/netlink_delinearize.c — payload_match_postprocess,
+// meta_match_postprocess; src/payload.c — payload_dependency_store
+func (c *rctx) noteDep(idx int, left expr, v uint64) {
+	switch l := left.(type) {
+	case *metaExpr:
+		switch l.key {
+		case ruleset.MetaNfproto:
+			if c.family != ruleset.FamilyINet {
+				return
+			}
+			switch v {
+			case 2:
+				c.proto[ruleset.BaseNetwork] = protoIP
+			case 10:
+				c.proto[ruleset.BaseNetwork] = protoIP6
+			default:
+				return
+			}
+			c.deps[ruleset.BaseNetwork] = idx
+		case ruleset.MetaProtocol:
+			p := networkByEtherType(v)
+			if p == nil {
+				return
+			}
+			c.proto[ruleset.BaseNetwork] = p
+			c.deps[ruleset.BaseNetwork] = idx
+		case ruleset.MetaL4proto:
+			c.metaKillNetworkDep(v)
+			p := transportByNum(v)
+			if p == nil {
+				return
+			}
+			c.proto[ruleset.BaseTransport] = p
+			c.deps[ruleset.BaseTransport] = idx
+		case ruleset.MetaIiftype:
+			if v == 1 {
+				c.proto[ruleset.BaseLink] = protoEth
+				c.deps[ruleset.BaseLink] = idx
+			}
+		}
+	case *payloadExpr:
+		if l.f == nil || l.proto.protoKey < 0 || l.f != &l.proto.fields[l.proto.protoKey] {
+			return
+		}
+		var p *protoDesc
+		var b ruleset.PayloadBase
+		switch l.proto {
+		case protoEth, protoVLAN:
+			p, b = networkByEtherType(v), ruleset.BaseNetwork
+			if p == protoVLAN {
+				b = ruleset.BaseLink
+			}
+		default:
+			p, b = transportByNum(v), ruleset.BaseTransport
+		}
+		if p == nil {
+			return
+		}
+		if b == ruleset.BaseLink {
+			return
+		}
+		c.proto[b] = p
+		c.deps[b] = idx
+	}
+}
+
+// metaKillNetworkDep hides `meta nfproto ipv6` before `meta l4proto
+// ipv6-icmp` in inet, bridge and netdev: ICMP and ICMPv6 imply their
+// network protocol; any other l4proto keeps the explicit nfproto match.
+//
+// Ref: nftables src/netlink_delinearize.c — meta_may_dependency_kill,
+// ct_meta_common_postprocess
+func (c *rctx) metaKillNetworkDep(l4 uint64) {
+	i := c.deps[ruleset.BaseNetwork]
+	if i < 0 {
+		return
+	}
+	dep, _ := c.stmts[i].(*matchStmt)
+	if dep == nil {
+		return
+	}
+	var nfproto uint64
+	switch l := dep.left.(type) {
+	case *metaExpr:
+		rv, ok := dep.right.(*valueExpr)
+		if !ok {
+			return
+		}
+		switch l.key {
+		case ruleset.MetaNfproto:
+			nfproto = rv.uint()
+		case ruleset.MetaProtocol:
+			nfproto = etherToNfproto(rv.uint())
+		default:
+			c.killAt(ruleset.BaseNetwork)
+			return
+		}
+	case *payloadExpr:
+		rv, ok := dep.right.(*valueExpr)
+		if !ok || l.base != ruleset.BaseLink || l.f == nil || l.f.dt != dtEtherType {
+			c.killAt(ruleset.BaseNetwork)
+			return
+		}
+		nfproto = etherToNfproto(rv.uint())
+	default:
+		c.killAt(ruleset.BaseNetwork)
+		return
+	}
+	switch c.family {
+	case ruleset.FamilyINet, ruleset.FamilyNetdev, ruleset.FamilyBridge:
+	case ruleset.FamilyIPv4, ruleset.FamilyIPv6:
+		if uint64(c.family) == nfproto {
+			c.killAt(ruleset.BaseNetwork)
+		}
+		return
+	default:
+		c.killAt(ruleset.BaseNetwork)
+		return
+	}
+	if l4 != 1 && l4 != 58 {
+		return
+	}
+	if nfproto == 2 && l4 == 58 || nfproto == 10 && l4 == 1 {
+		return
+	}
+	c.killAt(ruleset.BaseNetwork)
+}
+
+func etherToNfproto(v uint64) uint64 {
+	switch v {
+	case 0x0800:
+		return 2
+	case 0x86dd:
+		return 10
+	}
+	return 0
+}
+
+func (c *rctx) killAt(b ruleset.PayloadBase) {
+	if i := c.deps[b]; i >= 0 {
+		c.dead[i] = true
+		c.deps[b] = -1
+	}
+}
+
+// fieldOf resolves a raw load to one header field, killing the
+// dependency it implies.
+func (c *rctx) fieldOf(raw *payloadExpr) *payloadExpr {
+	d := c.protoFor(raw.base, raw.off, raw.bits)
+	if d != nil {
+		if f := d.findField(raw.off, raw.bits); f != nil {
+			p := &payloadExpr{proto: d, f: f, base: raw.base, off: raw.off, bits: raw.bits}
+			c.killDep(p)
+			return p
+		}
+	}
+	return raw
+}
+
+// resolve turns a register value into an expression for use as a key,
+// a statement argument or the left side of a lookup.
+func (c *rctx) resolve(v *regVal) expr {
+	switch {
+	case v.raw != nil:
+		return c.fieldOf(v.raw)
+	case v.inner != nil:
+		in := c.resolve(v.inner)
+		var e expr = in
+		if !allZero(v.mask) && !allOnes(v.mask, v.inner.bits) {
+			e = &binopExpr{op: "&", left: e, right: c.constant(in, v.mask, v.inner.order, v.inner.bits)}
+		}
+		if !allZero(v.xor) {
+			e = &binopExpr{op: "^", left: e, right: c.constant(in, v.xor, v.inner.order, v.inner.bits)}
+		}
+		return e
+	case v.imm != nil:
+		return &valueExpr{dt: dtInteger, data: v.imm, order: boBig, bits: v.bits}
+	}
+	return v.e
+}
+
+// typed resolves a register value that is the source of a statement
+// (nat address, meta set …), giving immediates the target's type.
+func (c *rctx) typed(v *regVal, dt *dtype, o byteorder, nbits int) expr {
+	if v.imm != nil {
+		return &valueExpr{dt: dt, data: trim(v.imm, nbits), order: o, bits: nbits}
+	}
+	if v.inner != nil && v.inner.e != nil {
+		// `meta mark set meta mark & 0xffff0000 | 0x5`: mask and xor
+		// fold into and/or/xor of the old value.
+		// Ref: nftables src/netlink_delinearize.c — binop_postprocess
+		in := c.resolve(v.inner)
+		var e expr = in
+		mask, xor := v.mask, v.xor
+		if isOrForm(mask, xor) {
+			if !allOnes(mask, v.inner.bits) {
+				e = &binopExpr{op: "&", left: e, right: &valueExpr{dt: dt, data: andNot(mask, xor), order: o, bits: nbits}}
+			}
+			if !allZero(xor) {
+				e = &binopExpr{op: "|", left: e, right: &valueExpr{dt: dt, data: xor, order: o, bits: nbits}}
+			}
+			return e
+		}
+		if !allOnes(mask, v.inner.bits) {
+			e = &binopExpr{op: "&", left: e, right: &valueExpr{dt: dt, data: mask, order: o, bits: nbits}}
+		}
+		if !allZero(xor) {
+			e = &binopExpr{op: "^", left: e, right: &valueExpr{dt: dt, data: xor, order: o, bits: nbits}}
+		}
+		return e
+	}
+	return c.resolve(v)
+}
+
+// isOrForm: xor bits are all cleared in the mask, i.e. (x & m) | o.
+func isOrForm(mask, xor []byte) bool {
+	for i := range xor {
+		if i < len(mask) && mask[i]&xor[i] != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func andNot(mask, xor []byte) []byte {
+	out := append([]byte(nil), mask...)
+	for i := range out {
+		if i < len(xor) {
+			out[i] |= xor[i]
+		}
+	}
+	return out
+}
+
+func trim(b []byte, nbits int) []byte {
+	n := (nbits + 7) / 8
+	if n > 0 && n < len(b) {
+		return b[:n]
+	}
+	return b
+}
+
+func (c *rctx) constant(like expr, data []byte, o byteorder, nbits int) *valueExpr {
+	return &valueExpr{dt: like.dtype(), data: trim(data, nbits), order: o, bits: nbits}
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func allOnes(b []byte, nbits int) bool {
+	n := (nbits + 7) / 8
+	if n > len(b) {
+		return false
+	}
+	for _, x := range b[:n] {
+		if x != 0xff {
+			return false
+		}
+	}
+	return true
+}
+
+// prefixLen returns the number of leading one bits of a big-endian mask
+// and whether the mask is exactly that prefix.
+func prefixLen(mask []byte) (int, bool) {
+	n := 0
+	i := 0
+	for ; i < len(mask) && mask[i] == 0xff; i++ {
+		n += 8
+	}
+	if i < len(mask) {
+		l := bits.LeadingZeros8(^mask[i])
+		if mask[i] != byte(0xff<<(8-l)) {
+			return 0, false
+		}
+		n += l
+		i++
+	}
+	for ; i < len(mask); i++ {
+		if mask[i] != 0 {
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+// cmp decodes a comparison of a register with a constant.
+//
+// Ref: nftables src/netlink_delinearize.c — netlink_parse_cmp,
+// payload_match_postprocess, relational_binop_postprocess
+func (c *rctx) cmp(op string, v *regVal, data []byte) {
+	switch {
+	case v.raw != nil:
+		c.payloadMatch(op, v.raw, data)
+		return
+	case v.inner != nil:
+		c.maskedMatch(op, v, data)
+		return
+	}
+	left := c.resolve(v)
+	right := &valueExpr{dt: left.dtype(), data: trim(data, v.bits), order: v.order, bits: v.bits}
+	idx := c.emit(&matchStmt{op: op, left: left, right: right})
+	if op == "==" {
+		c.noteDep(idx, left, right.uint())
+	}
+}
+
+func (c *rctx) payloadMatch(op string, raw *payloadExpr, data []byte) {
+	d := c.protoFor(raw.base, raw.off, raw.bits)
+	if d != nil {
+		if f := d.findField(raw.off, raw.bits); f != nil {
+			p := &payloadExpr{proto: d, f: f, base: raw.base, off: raw.off, bits: raw.bits}
+			c.killDep(p)
+			val := &valueExpr{dt: f.dt, data: trim(data, raw.bits), order: boBig, bits: f.bits}
+			idx := c.emit(&matchStmt{op: op, left: p, right: val})
+			if op == "==" {
+				c.noteDep(idx, p, val.uint())
+			}
+			return
+		}
+		// A prefix match shortened to whole bytes: `ip saddr 10.0.0.0/8`
+		// loads one byte.
+		for i := range d.fields {
+			f := &d.fields[i]
+			if f.off == raw.off && f.bits > raw.bits && f.bits%8 == 0 && (f.dt == dtIPv4 || f.dt == dtIPv6) &&
+				(op == "==" || op == "!=") {
+				p := &payloadExpr{proto: d, f: f, base: raw.base, off: f.off, bits: f.bits}
+				c.killDep(p)
+				full := make([]byte, f.bits/8)
+				copy(full, data[:min(len(data), raw.bits/8)])
+				c.emit(&matchStmt{op: op, left: p, right: &prefixExpr{v: &valueExpr{dt: f.dt, data: full, bits: f.bits}, plen: raw.bits}})
+				return
+			}
+		}
+		// Adjacent fields merged into one load: split them again.
+		// Ref: nftables src/payload.c — payload_expr_expand
+		if parts := splitFields(d, raw.off, raw.bits); parts != nil && (op == "==" || op == "!=") {
+			for _, f := range parts {
+				p := &payloadExpr{proto: d, f: f, base: raw.base, off: f.off, bits: f.bits}
+				c.killDep(p)
+				s := (f.off - raw.off) / 8
+				val := &valueExpr{dt: f.dt, data: data[s : s+f.bits/8], order: boBig, bits: f.bits}
+				idx := c.emit(&matchStmt{op: op, left: p, right: val})
+				if op == "==" {
+					c.noteDep(idx, p, val.uint())
+				}
+			}
+			return
+		}
+	}
+	c.emit(&matchStmt{op: op, left: raw, right: &valueExpr{dt: dtInteger, data: trim(data, raw.bits), order: boBig, bits: raw.bits}})
+}
+
+// splitFields tiles [off, off+n) with byte-aligned fields of d in template
+// order, or returns nil.
+func splitFields(d *protoDesc, off, n int) []*field {
+	var out []*field
+	cur := off
+	for cur < off+n {
+		var pick *field
+		for i := range d.fields {
+			f := &d.fields[i]
+			if f.off == cur && f.bits%8 == 0 && f.off+f.bits <= off+n {
+				pick = f
+				break
+			}
+		}
+		if pick == nil {
+			return nil
+		}
+		out = append(out, pick)
+		cur += pick.bits
+	}
+	if len(out) < 2 {
+		return nil
+	}
+	return out
+}
+
+// maskedMatch decodes `bitwise & mask ^ xor; cmp`: flag tests, prefixes,
+// sub-byte header fields, or a plain `x & m == v`.
+func (c *rctx) maskedMatch(op string, v *regVal, data []byte) {
+	in := v.inner
+	if in.raw != nil {
+		raw := in.raw
+		d := c.protoFor(raw.base, raw.off, raw.bits)
+		if d != nil && allZero(v.xor) {
+			// whole field: prefix or flags
+			if f := d.findField(raw.off, raw.bits); f != nil {
+				p := &payloadExpr{proto: d, f: f, base: raw.base, off: raw.off, bits: raw.bits}
+				if plen, ok := prefixLen(trim(v.mask, raw.bits)); ok && (op == "==" || op == "!=") && f.dt.kind != kBitmask {
+					c.killDep(p)
+					c.emit(&matchStmt{op: op, left: p, right: &prefixExpr{v: &valueExpr{dt: f.dt, data: trim(data, raw.bits), bits: f.bits}, plen: plen}})
+					return
+				}
+				c.killDep(p)
+				c.flagOrBinop(op, p, v.mask, data, boBig, raw.bits)
+				return
+			}
+			// sub-byte field selected by the mask
+			for i := range d.fields {
+				f := &d.fields[i]
+				if f.off < raw.off || f.off+f.bits > raw.off+raw.bits || f.bits%8 == 0 && f.off%8 == 0 {
+					continue
+				}
+				fm := fieldMask(raw.off, raw.bits, f)
+				if !bytes.Equal(fm, trim(v.mask, raw.bits)) {
+					continue
+				}
+				p := &payloadExpr{proto: d, f: f, base: raw.base, off: f.off, bits: f.bits}
+				c.killDep(p)
+				shift := raw.off + raw.bits - f.off - f.bits
+				val := toUint(trim(data, raw.bits), boBig) >> uint(shift)
+				vb := uintBytes(val, (f.bits+7)/8)
+				c.emit(&matchStmt{op: op, left: p, right: &valueExpr{dt: f.dt, data: vb, order: boBig, bits: f.bits}})
+				return
+			}
+		}
+	}
+	left := c.resolve(in)
+	if allZero(v.xor) {
+		c.flagOrBinop(op, left, v.mask, data, in.order, in.bits)
+		return
+	}
+	c.emit(&matchStmt{op: op, left: c.resolve(v), right: c.constant(left, data, in.order, in.bits)})
+}
+
+// flagOrBinop prints `left & mask OP value`, or for bitmask types tested
+// against zero the flag list form `ct state established,related`.
+func (c *rctx) flagOrBinop(op string, left expr, mask, data []byte, o byteorder, nbits int) {
+	dt := left.dtype()
+	if dt.kind == kBitmask && allZero(trim(data, nbits)) && (op == "!=" || op == "==") {
+		if names, ok := bitNames(dt, toUint(trim(mask, nbits), o)); ok && len(names) > 0 {
+			if op == "!=" {
+				c.emit(&matchStmt{op: "in", left: left, right: &flagListExpr{dt: dt, names: names}})
+			} else {
+				c.emit(&matchStmt{op: "!", left: left, right: &flagListExpr{dt: dt, names: names}})
+			}
+			return
+		}
+	}
+	m := &valueExpr{dt: dt, data: trim(mask, nbits), order: o, bits: nbits}
+	if dt.kind == kBitmask && !bytes.Equal(trim(mask, nbits), trim(data, nbits)) {
+		// `tcp flags syn / syn,ack`
+		// Ref: nftables src/netlink_delinearize.c — relational_binop_postprocess (flagcmp)
+		if names, ok := bitNames(dt, toUint(trim(mask, nbits), o)); ok && len(names) > 0 {
+			c.emit(&flagcmpStmt{op: op, left: left, mask: &flagListExpr{dt: dt, names: names},
+				value: &valueExpr{dt: dt, data: trim(data, nbits), order: o, bits: nbits}})
+			return
+		}
+	}
+	c.emit(&matchStmt{op: op, left: &binopExpr{op: "&", left: left, right: m},
+		right: &valueExpr{dt: dt, data: trim(data, nbits), order: o, bits: nbits}})
+}
+
+func fieldMask(off, n int, f *field) []byte {
+	out := make([]byte, n/8)
+	for b := f.off; b < f.off+f.bits; b++ {
+		rel := b - off
+		out[rel/8] |= 0x80 >> uint(rel%8)
+	}
+	return out
+}
+
+func uintBytes(v uint64, n int) []byte {
+	out := make([]byte, n)
+	for i := n - 1; i >= 0; i-- {
+		out[i] = byte(v)
+		v >>= 8
+	}
+	return out
+}
+
+// keyExprs reads the (possibly concatenated) key starting at register r:
+// each part sits in the next 32-bit slot boundary after the previous one.
+func (c *rctx) keyExprs(r ruleset.Register, keyLen uint32) ([]expr, []*regVal) {
+	slot := regSlot(r)
+	var es []expr
+	var rvs []*regVal
+	total := 0
+	for {
+		v, ok := c.regs[slot]
+		if !ok {
+			break
+		}
+		es = append(es, c.resolve(v))
+		rvs = append(rvs, v)
+		w := (v.bits + 31) / 32
+		if w == 0 {
+			w = 1
+		}
+		total += w * 4
+		slot += w
+		if keyLen == 0 || uint32(total) >= keyLen {
+			break
+		}
+	}
+	if len(es) == 0 {
+		v := c.get(r)
+		es, rvs = []expr{c.resolve(v)}, []*regVal{v}
+	}
+	return es, rvs
+}
+
+func joinKey(es []expr) expr {
+	if len(es) == 1 {
+		return es[0]
+	}
+	return &concatExpr{parts: es}
+}
+
+// lookup decodes set membership, maps and verdict maps.
+//
+// Ref: nftables src/netlink_delinearize.c — netlink_parse_lookup
+func (c *rctx) lookup(x *ruleset.Lookup) {
+	s := c.findSet(x.Set)
+	var keyLen uint32
+	if s != nil {
+		keyLen = s.KeyLen
+	}
+	es, rvs := c.keyExprs(x.SReg, keyLen)
+	left := joinKey(es)
+	var right expr
+	if s != nil && s.Flags&ruleset.SetAnonymous != 0 {
+		right = &setExpr{elems: decodeElements(s, es, rvs), anon: true, dt: left.dtype()}
+	} else {
+		right = &setRefExpr{name: x.Set, dt: left.dtype()}
+	}
+	if x.HasDReg {
+		if x.DReg == 0 {
+			c.emit(&vmapStmt{key: left, m: right})
+			return
+		}
+		dt, bitsN := dtInteger, 32
+		if s != nil {
+			if ts := setDataTypes(s); len(ts) > 0 {
+				dt = ts[0]
+			}
+			bitsN = int(s.DataLen) * 8
+		}
+		c.set(x.DReg, &regVal{e: &mapExpr{key: left, m: right}, bits: bitsN, order: dt.order})
+		_ = dt
+		return
+	}
+	op := "=="
+	if x.Flags&ruleset.LookupInvert != 0 {
+		op = "!="
+	}
+	c.emit(&matchStmt{op: op, left: left, right: right})
+}
+
+// dynset decodes `add|update|delete @set { key [timeout] stmts }`.
+//
+// Ref: nftables src/netlink_delinearize.c — netlink_parse_dynset
+func (c *rctx) dynset(x *ruleset.Dynset) {
+	s := c.findSet(x.Set)
+	var keyLen uint32
+	if s != nil {
+		keyLen = s.KeyLen
+	}
+	es, _ := c.keyExprs(x.SRegKey, keyLen)
+	var key expr = joinKey(es)
+	if x.Timeout != 0 {
+		key = &elemTimeoutExpr{key: key, timeout: x.Timeout}
+	}
+	var stmts []stmt
+	for _, e := range x.Exprs {
+		stmts = append(stmts, stateless(exprStmt(c.family, e)))
+	}
+	if x.HasData {
+		dv := c.get(x.SRegData)
+		key = &mappingExpr{key: key, data: c.resolve(dv)}
+	}
+	op := [...]string{"add", "update", "delete"}
+	name := "add"
+	if int(x.Op) < len(op) {
+		name = op[x.Op]
+	}
+	c.emit(&dynsetStmt{op: name, set: x.Set, key: key, stmts: stmts})
+}
+
+// exprStmt decodes a stateful expression attached to a set element or a
+// dynset template.
+func exprStmt(f ruleset.Family, e ruleset.Expr) stmt {
+	switch x := e.(type) {
+	case *ruleset.Counter:
+		return &counterStmt{packets: x.Packets, bytes: x.Bytes}
+	case *ruleset.Connlimit:
+		return &connlimitStmt{count: x.Count, inv: x.Flags&ruleset.ConnlimitInvert != 0}
+	case *ruleset.Limit:
+		return &limitStmt{l: *x}
+	case *ruleset.Quota:
+		return &quotaStmt{q: *x}
+	}
+	return &plainStmt{s: e.Name()}
+}
+
+func stateless(s stmt) stmt {
+	switch x := s.(type) {
+	case *counterStmt:
+		x.stateless = true
+	case *quotaStmt:
+		x.stateless = true
+	}
+	return s
+}
+
+func (c *rctx) protoRange(min, max ruleset.Register) expr {
+	if min == 0 {
+		return nil
+	}
+	lo := c.typed(c.get(min), dtInetService, boBig, 16)
+	if max != 0 && max != min {
+		hi := c.typed(c.get(max), dtInetService, boBig, 16)
+		if exprText(hi) != exprText(lo) {
+			return &rangeExpr{lo: lo, hi: hi}
+		}
+	}
+	return lo
+}
+
+// nat decodes snat/dnat.
+//
+// Ref: nftables src/netlink_delinearize.c — netlink_parse_nat
+func (c *rctx) nat(x *ruleset.NAT) {
+	kind := "snat"
+	if x.Type == ruleset.NATDnat {
+		kind = "dnat"
+	}
+	n := &natStmt{kind: kind, flags: x.Flags}
+	if c.family == ruleset.FamilyINet {
+		n.family = x.Family
+	}
+	adt, abits := dtIPv4, 32
+	if x.Family == ruleset.FamilyIPv6 {
+		adt, abits = dtIPv6, 128
+	}
+	if x.AddrMin != 0 {
+		lo := c.typed(c.get(x.AddrMin), adt, boBig, abits)
+		n.addr = lo
+		if x.AddrMax != 0 && x.AddrMax != x.AddrMin {
+			hi := c.typed(c.get(x.AddrMax), adt, boBig, abits)
+			if exprText(hi) != exprText(lo) {
+				n.addr = &rangeExpr{lo: lo, hi: hi}
+			}
+		}
+	}
+	n.proto = c.protoRange(x.ProtoMin, x.ProtoMax)
+	c.emit(n)
+}
+
+// mergeRanges folds `cmp gte a; cmp lte b` on one load into `a-b`.
+//
+// Ref: nftables src/netlink_delinearize.c — rule_postprocess (range)
+func mergeRanges(in []stmt) []stmt {
+	var out []stmt
+	for i := 0; i < len(in); i++ {
+		a, ok := in[i].(*matchStmt)
+		if ok && a.op == ">=" && i+1 < len(in) {
+			if b, ok := in[i+1].(*matchStmt); ok && b.op == "<=" && exprText(b.left) == exprText(a.left) {
+				out = append(out, &matchStmt{op: "==", left: a.left, right: &rangeExpr{lo: a.right, hi: b.right}})
+				i++
+				continue
+			}
+		}
+		out = append(out, in[i])
+	}
+	return out
+}

@@ -1,0 +1,400 @@
+package list
+
+import (
+	"bufio"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/nftgo/nftgo/ruleset"
+)
+
+// hookName is hooknum2str: hook numbers mean different hooks per family.
+//
+// Ref: nftables src/rule.c — hooknum2str
+func hookName(f ruleset.Family, h ruleset.Hook) string {
+	switch f {
+	case ruleset.FamilyIPv4, ruleset.FamilyIPv6, ruleset.FamilyINet, ruleset.FamilyBridge:
+		switch h {
+		case ruleset.HookPrerouting:
+			return "prerouting"
+		case ruleset.HookInput:
+			return "input"
+		case ruleset.HookForward:
+			return "forward"
+		case ruleset.HookOutput:
+			return "output"
+		case ruleset.HookPostrouting:
+			return "postrouting"
+		case ruleset.HookIngress:
+			return "ingress"
+		}
+	case ruleset.FamilyARP:
+		switch h {
+		case ruleset.HookARPIn:
+			return "input"
+		case ruleset.HookARPOut:
+			return "output"
+		case ruleset.HookARPForward:
+			return "forward"
+		}
+	case ruleset.FamilyNetdev:
+		switch h {
+		case ruleset.HookNetdevIngress:
+			return "ingress"
+		case ruleset.HookNetdevEgress:
+			return "egress"
+		}
+	}
+	return "unknown"
+}
+
+type prioTag struct {
+	val  int32
+	name string
+}
+
+var stdPrios = []prioTag{{-300, "raw"}, {-150, "mangle"}, {-100, "dstnat"}, {0, "filter"}, {50, "security"}, {100, "srcnat"}}
+var bridgePrios = []prioTag{{-300, "dstnat"}, {-200, "filter"}, {100, "out"}, {300, "srcnat"}}
+
+// prioCompat says whether a standard priority name may be used for this
+// family and hook.
+//
+// Ref: nftables src/rule.c — std_prio_family_hook_compat
+func prioCompat(prio int32, f ruleset.Family, h ruleset.Hook) bool {
+	if f == ruleset.FamilyBridge {
+		switch prio {
+		case -300:
+			return h == ruleset.HookPrerouting
+		case -200:
+			return true
+		case 100:
+			return h == ruleset.HookOutput
+		case 300:
+			return h == ruleset.HookPostrouting
+		}
+		return false
+	}
+	ipish := f == ruleset.FamilyINet || f == ruleset.FamilyIPv4 || f == ruleset.FamilyIPv6
+	switch prio {
+	case 0:
+		return ipish || f == ruleset.FamilyARP || f == ruleset.FamilyNetdev
+	case -300, -150, 50:
+		return ipish
+	case -100:
+		return ipish && h == ruleset.HookPrerouting
+	case 100:
+		return ipish && h == ruleset.HookPostrouting
+	}
+	return false
+}
+
+// prioText prints a chain priority by name within ±10 of a standard one.
+//
+// Ref: nftables src/rule.c — prio2str
+func prioText(f ruleset.Family, h ruleset.Hook, prio int32) string {
+	tags := stdPrios
+	if f == ruleset.FamilyBridge {
+		tags = bridgePrios
+	}
+	for _, t := range tags {
+		d := prio - t.val
+		if d >= -10 && d <= 10 {
+			if !prioCompat(t.val, f, h) {
+				break
+			}
+			switch {
+			case d > 0:
+				return fmt.Sprintf("%s + %d", t.name, d)
+			case d < 0:
+				return fmt.Sprintf("%s - %d", t.name, -d)
+			}
+			return t.name
+		}
+	}
+	return strconv.Itoa(int(prio))
+}
+
+func policyName(v ruleset.Verdict) string {
+	if v.Code == ruleset.VerdictDrop {
+		return "drop"
+	}
+	return "accept"
+}
+
+// writeTable prints one table: objects, named sets, chains, one blank line
+// between them.
+//
+// Ref: nftables src/rule.c — table_print
+func writeTable(w *bufio.Writer, t *ruleset.Table, opt Options) {
+	fmt.Fprintf(w, "table %s %s {", t.Family, t.Name)
+	if opt.Handles || t.Flags&2 != 0 {
+		w.WriteString(" #")
+	}
+	if opt.Handles {
+		fmt.Fprintf(w, " handle %d", t.Handle)
+	}
+	if t.Flags&2 != 0 {
+		w.WriteString(" progname nft")
+	}
+	w.WriteString("\n")
+	delim := ""
+	if t.Flags&1 != 0 {
+		w.WriteString("\tflags dormant\n")
+		delim = "\n"
+	}
+	if t.Comment != "" {
+		fmt.Fprintf(w, "\tcomment %q\n", t.Comment)
+	}
+	for _, o := range t.Objects {
+		w.WriteString(delim)
+		writeObject(w, o, opt)
+		delim = "\n"
+	}
+	for _, s := range t.Sets {
+		if s.Flags&ruleset.SetAnonymous != 0 {
+			continue
+		}
+		w.WriteString(delim)
+		writeSet(w, t, s, opt)
+		delim = "\n"
+	}
+	for _, c := range t.Chains {
+		w.WriteString(delim)
+		writeChain(w, t, c, opt)
+		delim = "\n"
+	}
+	w.WriteString("}\n")
+}
+
+// writeChain prints a chain header and its rules.
+//
+// Ref: nftables src/rule.c — chain_print_declaration, chain_rules_print
+func writeChain(w *bufio.Writer, t *ruleset.Table, c *ruleset.Chain, opt Options) {
+	fmt.Fprintf(w, "\tchain %s {", c.Name)
+	if opt.Handles {
+		fmt.Fprintf(w, " # handle %d", c.Handle)
+	}
+	if c.Comment != "" {
+		fmt.Fprintf(w, "\n\t\tcomment %q", c.Comment)
+	}
+	w.WriteString("\n")
+	if h := c.Hook; h != nil {
+		fmt.Fprintf(w, "\t\ttype %s hook %s", h.Type, hookName(t.Family, h.Hook))
+		if len(h.Devices) == 1 {
+			fmt.Fprintf(w, " device %q", h.Devices[0])
+		} else if len(h.Devices) > 1 {
+			w.WriteString(" devices = { " + strings.Join(h.Devices, ", ") + " }")
+		}
+		fmt.Fprintf(w, " priority %s; policy %s;\n", prioText(t.Family, h.Hook, h.Priority), policyName(h.Policy))
+	}
+	for _, r := range c.Rules {
+		w.WriteString("\t\t")
+		w.WriteString(ruleText(t, r))
+		if r.Comment != "" {
+			fmt.Fprintf(w, " comment %q", r.Comment)
+		}
+		if opt.Handles {
+			fmt.Fprintf(w, " # handle %d", r.Handle)
+		}
+		w.WriteString("\n")
+	}
+	w.WriteString("\t}\n")
+}
+
+func ruleText(t *ruleset.Table, r *ruleset.Rule) string {
+	var b strings.Builder
+	for i, s := range decompileRule(t, r) {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		s.text(&b)
+	}
+	return b.String()
+}
+
+// setSize is the size the kernel reports: a set bound to a dynset without
+// a size gets 65535 (nft_dynset_init).
+func setSize(t *ruleset.Table, s *ruleset.Set) uint32 {
+	if s.Size != 0 || s.Flags&ruleset.SetConstant != 0 {
+		return s.Size
+	}
+	for _, c := range t.Chains {
+		for _, r := range c.Rules {
+			for _, e := range r.Exprs {
+				if d, ok := e.(*ruleset.Dynset); ok && d.Set == s.Name {
+					return 65535
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func setKindName(s *ruleset.Set) string {
+	if s.IsMap() || s.Flags&ruleset.SetObject != 0 {
+		return "map"
+	}
+	return "set"
+}
+
+func keyTypeText(s *ruleset.Set) string {
+	if s.KeyTypeof != "" {
+		return s.KeyTypeof
+	}
+	if s.KeyTypeName != "" {
+		return s.KeyTypeName
+	}
+	n := len(s.FieldLens)
+	if n == 0 {
+		n = 1
+	}
+	var names []string
+	for _, d := range typesFromNum(s.KeyType, n) {
+		names = append(names, d.name)
+	}
+	return strings.Join(names, " . ")
+}
+
+func dataTypeText(s *ruleset.Set) string {
+	if s.DataTypeof != "" {
+		return s.DataTypeof
+	}
+	if s.DataTypeName != "" {
+		return s.DataTypeName
+	}
+	var names []string
+	for _, d := range setDataTypes(s) {
+		names = append(names, d.name)
+	}
+	return strings.Join(names, " . ")
+}
+
+var objTypeNames = map[uint32]string{1: "counter", 2: "quota", 3: "ct helper", 4: "limit", 7: "ct timeout", 8: "secmark", 9: "ct expectation", 10: "synproxy"}
+
+// writeSet prints a named set or map declaration and its elements.
+//
+// Ref: nftables src/rule.c — set_print_declaration, do_set_print
+func writeSet(w *bufio.Writer, t *ruleset.Table, s *ruleset.Set, opt Options) {
+	fmt.Fprintf(w, "\t%s %s {", setKindName(s), s.Name)
+	if opt.Handles {
+		fmt.Fprintf(w, " # handle %d", s.Handle)
+	}
+	w.WriteString("\n")
+	kw := "type"
+	if s.KeyTypeof != "" {
+		kw = "typeof"
+	}
+	w.WriteString("\t\t" + kw + " " + keyTypeText(s))
+	if s.IsMap() {
+		w.WriteString(" : " + dataTypeText(s))
+	} else if s.Flags&ruleset.SetObject != 0 {
+		w.WriteString(" : " + objTypeNames[s.ObjType])
+	}
+	w.WriteString("\n")
+	if s.Flags&ruleset.SetConstant == 0 {
+		if s.Policy == 1 {
+			w.WriteString("\t\tpolicy memory\n")
+		}
+		if sz := setSize(t, s); sz > 0 {
+			fmt.Fprintf(w, "\t\tsize %d\n", sz)
+		}
+	}
+	flags := s.Flags
+	if s.Timeout != 0 {
+		flags &^= ruleset.SetTimeout
+	}
+	if flags&(ruleset.SetConstant|ruleset.SetInterval|ruleset.SetTimeout|ruleset.SetEval) != 0 {
+		var fl []string
+		if flags&ruleset.SetConstant != 0 {
+			fl = append(fl, "constant")
+		}
+		if flags&ruleset.SetEval != 0 {
+			fl = append(fl, "dynamic")
+		}
+		if flags&ruleset.SetInterval != 0 {
+			fl = append(fl, "interval")
+		}
+		if flags&ruleset.SetTimeout != 0 {
+			fl = append(fl, "timeout")
+		}
+		w.WriteString("\t\tflags " + strings.Join(fl, ",") + "\n")
+	}
+	if len(s.Exprs) > 0 {
+		var parts []string
+		for _, e := range s.Exprs {
+			var b strings.Builder
+			stateless(exprStmt(t.Family, e)).text(&b)
+			parts = append(parts, b.String())
+		}
+		w.WriteString("\t\t" + strings.Join(parts, " ") + "\n")
+	}
+	if s.AutoMerge {
+		w.WriteString("\t\tauto-merge\n")
+	}
+	if s.Timeout != 0 {
+		w.WriteString("\t\ttimeout " + timeText(s.Timeout) + "\n")
+	}
+	if s.GCInterval != 0 {
+		w.WriteString("\t\tgc-interval " + timeText(uint64(s.GCInterval)) + "\n")
+	}
+	if s.Comment != "" {
+		fmt.Fprintf(w, "\t\tcomment %q\n", s.Comment)
+	}
+	if els := decodeElements(s, nil, nil); len(els) > 0 {
+		se := &setExpr{elems: els, dt: setElemDtype(s)}
+		var b strings.Builder
+		se.text(&b)
+		w.WriteString("\t\telements = " + b.String() + "\n")
+	}
+	w.WriteString("\t}\n")
+}
+
+// setElemDtype is the type calculate_delim looks at: the key type, or
+// nothing for concatenations.
+func setElemDtype(s *ruleset.Set) *dtype {
+	parts := setKeyParts(s, nil, nil)
+	if len(parts) != 1 {
+		return nil
+	}
+	return parts[0].dt
+}
+
+// writeObject prints a named stateful object.
+//
+// Ref: nftables src/rule.c — obj_print_data
+func writeObject(w *bufio.Writer, o *ruleset.Object, opt Options) {
+	fmt.Fprintf(w, "\t%s %s {", o.Kind, o.Name)
+	if opt.Handles {
+		fmt.Fprintf(w, " # handle %d", o.Handle)
+	}
+	w.WriteString("\n")
+	if o.Comment != "" {
+		fmt.Fprintf(w, "\t\tcomment %q\n", o.Comment)
+	}
+	switch x := o.Expr.(type) {
+	case *ruleset.Counter:
+		fmt.Fprintf(w, "\t\tpackets %d bytes %d\n", x.Packets, x.Bytes)
+	case *ruleset.Quota:
+		over := ""
+		if x.Flags&ruleset.QuotaInvert != 0 {
+			over = "over "
+		}
+		v, u := getRate(x.Bytes)
+		fmt.Fprintf(w, "\t\t%s%d %s", over, v, u)
+		if x.Consumed != 0 {
+			v, u = getRate(x.Consumed)
+			fmt.Fprintf(w, " used %d %s", v, u)
+		}
+		w.WriteString("\n")
+	case *ruleset.Limit:
+		var b strings.Builder
+		(&limitStmt{l: *x}).text(&b)
+		w.WriteString("\t\t" + strings.TrimPrefix(b.String(), "limit ") + "\n")
+	default:
+		for _, a := range o.Attrs {
+			w.WriteString("\t\t" + a.Key + " " + a.Value + "\n")
+		}
+	}
+	w.WriteString("\t}\n")
+}
