@@ -1,0 +1,1133 @@
+package compiler
+
+// Rule evaluation and linearisation. A rule's statements are read from its
+// tokens one at a time and turned into kernel expressions directly, keeping
+// nft's protocol context (which dependencies are already satisfied) across
+// statements.
+// Ref: nftables src/parser_bison.y — stmt, match_stmt, relational_expr;
+// src/evaluate.c — expr_evaluate_relational, stmt_evaluate_*;
+// src/netlink_linearize.c — netlink_gen_*; src/payload.c —
+// payload_gen_dependency.
+
+import (
+	"bytes"
+	"math/big"
+	"strings"
+
+	"github.com/nftgo/nftgo/ruleset"
+	"github.com/nftgo/nftgo/syntax"
+)
+
+type xkind int
+
+const (
+	xPayload xkind = iota
+	xMeta
+	xCt
+	xConcat
+	xGeneric // a load expression kept verbatim (exthdr, fib, numgen, …)
+)
+
+// xexpr is an evaluated key expression (the left side of a match).
+type xexpr struct {
+	kind  xkind
+	dt    *dtype
+	bits  int
+	order byteOrder
+	t0    tok // first token, for error locations
+	tEnd  tok
+
+	proto *protoDesc
+	fname string
+	off   int // payload offset in bits
+
+	meta ruleset.MetaKey
+	ct   ruleset.CtKey
+	dir  int
+
+	fields []*xexpr
+
+	generic func(dreg ruleset.Register) ruleset.Expr
+
+	// mask/xor applied after the load (sub-byte fields, `& m`, …).
+	mask, xor []byte
+	// shift is an lshift/rshift applied after the load.
+	shiftOp  ruleset.BitwiseOp
+	shiftAmt uint32
+	// dependency the expression carries for inet/bridge/netdev
+	dep string
+}
+
+// bytesLen is the register width of the value in bytes.
+func (x *xexpr) bytesLen() int {
+	if x.kind == xConcat {
+		n := 0
+		for _, f := range x.fields {
+			n += (f.bytesLen() + 3) &^ 3
+		}
+		return n
+	}
+	if x.kind == xPayload {
+		return (x.off%8 + x.bits + 7) / 8
+	}
+	return (x.bits + 7) / 8
+}
+
+type rulectx struct {
+	c     *compiler
+	ts    *tableState
+	fam   ruleset.Family
+	ch    *ruleset.Chain
+	toks  []tok
+	i     int
+	exprs []ruleset.Expr
+	anon  []*ruleset.Set
+	l3    string
+	l4    string
+	ll    bool
+	bad   bool
+	// lastTok is the end of the rule, for "unexpected newline" errors.
+	lastTok tok
+	stmts   int
+}
+
+func (r *rulectx) peek() tok {
+	if r.i < len(r.toks) {
+		return r.toks[r.i]
+	}
+	t := r.lastTok
+	t.pos.Column = t.end + 1
+	t.end = t.pos.Column
+	t.kind = 0
+	t.s = ""
+	return t
+}
+
+func (r *rulectx) peekN(n int) tok {
+	if r.i+n < len(r.toks) {
+		return r.toks[r.i+n]
+	}
+	return tok{}
+}
+
+func (r *rulectx) next() tok {
+	t := r.peek()
+	if r.i < len(r.toks) {
+		r.i++
+	}
+	return t
+}
+
+func (r *rulectx) eof() bool { return r.i >= len(r.toks) }
+
+func (r *rulectx) isWord(s string) bool {
+	t := r.peek()
+	return t.kind == 'w' && t.s == s
+}
+
+func (r *rulectx) accept(s string) bool {
+	t := r.peek()
+	if (t.kind == 'w' || t.kind == 'o') && t.s == s {
+		r.i++
+		return true
+	}
+	return false
+}
+
+// fail reports an error at t and abandons the rule.
+func (r *rulectx) fail(t tok, format string, a ...any) {
+	if !r.bad {
+		r.c.errorTok(t, format, a...)
+	}
+	r.bad = true
+}
+
+// unexpected reports a syntax error at the current token.
+func (r *rulectx) unexpected() {
+	t := r.peek()
+	name := ""
+	switch {
+	case t.kind == 0:
+		name = "newline"
+	case t.kind == '{':
+		name = "'{'"
+		t.end = t.pos.Column
+	case t.kind == 's':
+		name = "quoted string"
+	case t.kind == 'o' && t.s == ",":
+		name = "comma"
+	case t.kind == 'o':
+		name = "'" + t.s + "'"
+	case syntaxNumber(t.s):
+		name = "number"
+	default:
+		name = t.s
+	}
+	r.fail(t, "syntax error, unexpected %s", name)
+}
+
+func syntaxNumber(s string) bool {
+	_, ok := parseUint(s)
+	return ok
+}
+
+func (r *rulectx) emit(e ruleset.Expr) { r.exprs = append(r.exprs, e) }
+
+// rule compiles one rule into ch.
+func (c *compiler) rule(ts *tableState, ch *ruleset.Chain, terms []*syntax.Term, cmd *syntax.CmdRule) {
+	toks, ok := c.flatten(terms)
+	if !ok {
+		return
+	}
+	r := &rulectx{c: c, ts: ts, fam: ts.t.Family, ch: ch, toks: toks}
+	if len(toks) > 0 {
+		r.lastTok = toks[len(toks)-1]
+	}
+	var comment string
+	for !r.eof() && !r.bad {
+		if r.isWord("comment") {
+			r.next()
+			t := r.next()
+			if t.kind != 's' && t.kind != 'w' {
+				r.unexpected()
+				break
+			}
+			comment = t.s
+			continue
+		}
+		r.stmt()
+		r.stmts++
+	}
+	if r.bad {
+		return
+	}
+	r.exprs = mergePayloads(r.exprs)
+	rule := &ruleset.Rule{Exprs: r.exprs, Comment: comment}
+	for _, s := range r.anon {
+		s.Handle = ts.handle()
+		ts.t.Sets = append(ts.t.Sets, s)
+		c.batch = append(c.batch, msg{kind: msgSet, table: ts.t, set: s})
+		if len(s.Elements) > 0 {
+			c.batch = append(c.batch, msg{kind: msgElems, table: ts.t, set: s, elems: s.Elements})
+		}
+	}
+	rule.Handle = ts.handle()
+	if cmd != nil && cmd.PosKind != "" {
+		if n, ok := parseUint(cmd.PosValue); ok {
+			rule.Position = n.Uint64()
+		}
+	}
+	ch.Rules = append(ch.Rules, rule)
+	c.batch = append(c.batch, msg{kind: msgRule, table: ts.t, chain: ch, rule: rule})
+}
+
+var verdictWords = map[string]ruleset.VerdictCode{
+	"accept": ruleset.VerdictAccept, "drop": ruleset.VerdictDrop, "continue": ruleset.VerdictContinue,
+	"return": ruleset.VerdictReturn, "jump": ruleset.VerdictJump, "goto": ruleset.VerdictGoto,
+}
+
+// stmt parses and linearises one statement.
+func (r *rulectx) stmt() {
+	t := r.peek()
+	if t.kind == '{' || t.kind == 's' {
+		r.unexpected()
+		return
+	}
+	if t.kind == 'o' && t.s != "@" {
+		r.unexpected()
+		return
+	}
+	switch t.s {
+	case "accept", "drop", "continue", "return", "jump", "goto":
+		r.verdictStmt()
+		return
+	case "counter":
+		r.counterStmt()
+		return
+	case "limit":
+		r.limitStmt()
+		return
+	case "quota":
+		r.quotaStmt()
+		return
+	case "log":
+		r.logStmt()
+		return
+	case "reject":
+		r.rejectStmt()
+		return
+	case "snat", "dnat":
+		r.natStmt()
+		return
+	case "masquerade", "redirect":
+		r.masqStmt()
+		return
+	case "notrack":
+		r.next()
+		r.emit(&ruleset.Notrack{})
+		return
+	case "queue":
+		r.queueStmt()
+		return
+	case "add", "update", "delete":
+		if r.peekN(1).s == "@" {
+			r.dynsetStmt()
+			return
+		}
+	}
+	if t.s == "ct" && r.peekN(1).s == "count" {
+		r.next()
+		r.next()
+		r.connlimitStmt()
+		return
+	}
+	lhs := r.keyExpr()
+	if lhs == nil || r.bad {
+		return
+	}
+	switch {
+	case r.isWord("set"):
+		r.next()
+		r.setStmt(lhs)
+	case r.isWord("vmap"):
+		r.next()
+		r.vmapStmt(lhs)
+	default:
+		r.relational(lhs)
+	}
+}
+
+func (r *rulectx) verdictStmt() {
+	t := r.next()
+	v := ruleset.Verdict{Code: verdictWords[t.s]}
+	if v.Code == ruleset.VerdictJump || v.Code == ruleset.VerdictGoto {
+		n := r.next()
+		if n.kind != 'w' && n.kind != 's' {
+			r.unexpected()
+			return
+		}
+		if r.ts.chain(n.s) == nil {
+			r.fail(n, "No such file or directory")
+			return
+		}
+		v.Chain = n.s
+	}
+	r.emit(&ruleset.Immediate{DReg: 0, Verdict: v})
+}
+
+func (r *rulectx) counterStmt() {
+	r.next()
+	cnt := &ruleset.Counter{}
+	if r.isWord("name") {
+		r.next()
+		n := r.next()
+		r.emit(&ruleset.Generic{Kind: "objref", Body: "type 1 name " + n.s + " "})
+		return
+	}
+	for r.isWord("packets") || r.isWord("bytes") {
+		k := r.next()
+		n := r.next()
+		v, ok := parseUint(n.s)
+		if !ok {
+			r.unexpected()
+			return
+		}
+		if k.s == "packets" {
+			cnt.Packets = v.Uint64()
+		} else {
+			cnt.Bytes = v.Uint64()
+		}
+	}
+	r.emit(cnt)
+}
+
+// relational linearises `lhs [op] rhs`.
+func (r *rulectx) relational(lhs *xexpr) {
+	op := ""
+	t := r.peek()
+	if t.kind == 'o' {
+		switch t.s {
+		case "==", "!=", "<", ">", "<=", ">=", "!":
+			op = t.s
+			r.next()
+		}
+	} else if t.kind == 'w' {
+		switch t.s {
+		case "eq":
+			op = "=="
+		case "ne":
+			op = "!="
+		case "lt":
+			op = "<"
+		case "gt":
+			op = ">"
+		case "le":
+			op = "<="
+		case "ge":
+			op = ">="
+		}
+		if op != "" {
+			r.next()
+		}
+	}
+	if r.eof() {
+		r.unexpected()
+		return
+	}
+	rt := r.peek()
+	// Set reference or literal.
+	if rt.kind == 'o' && rt.s == "@" {
+		r.next()
+		name := r.next()
+		s := r.ts.set(name.s)
+		if s == nil {
+			r.fail(tok{pos: rt.pos, end: name.end}, "No such file or directory")
+			return
+		}
+		r.lookup(lhs, op, s, rt)
+		return
+	}
+	var vals []rval
+	if rt.kind == '{' {
+		r.next()
+		elems, ok := r.c.parseElems(lhs, nil, false, rt.set)
+		if !ok {
+			r.bad = true
+			return
+		}
+		if len(elems) != 1 || elems[0].key.from == nil {
+			s := r.anonFromElems(lhs, elems, rt)
+			if s == nil {
+				return
+			}
+			r.lookup(lhs, op, s, rt)
+			return
+		}
+		// A one-element set is a plain comparison (src/evaluate.c —
+		// expr_evaluate_set turns a singleton into its element).
+		vals = []rval{elems[0].key}
+	} else {
+		// Constant values, possibly a comma-separated flag list.
+		vals = r.rhsValues(lhs)
+	}
+	if r.bad || len(vals) == 0 {
+		return
+	}
+	r.genDeps(lhs)
+	if len(vals) > 1 {
+		if lhs.dt.kind != kBitmask {
+			s := r.anonSetFromVals(lhs, vals)
+			if s != nil {
+				r.lookup(lhs, op, s, rt)
+			}
+			return
+		}
+		acc := make([]byte, len(vals[0].from))
+		for _, v := range vals {
+			for i := range acc {
+				acc[i] |= v.from[i]
+			}
+		}
+		vals = []rval{{from: acc, t: vals[0].t, prefix: -1, wildcard: -1}}
+	}
+	v := vals[0]
+	r.updateCtx(lhs, op, v)
+	if r.redundant(lhs, op, v) {
+		return
+	}
+	reg := r.load(lhs)
+	switch {
+	case v.isRange:
+		from, to := v.from, v.to
+		if lhs.order == hostEndian && lhs.dt.kind != kString && len(from) > 1 && lhs.kind != xConcat {
+			r.emit(&ruleset.Byteorder{Op: ruleset.HtoN, SReg: reg, DReg: reg, Len: uint32(len(from)), Size: uint32(len(from))})
+			from, to = reverse(from), reverse(to)
+		}
+		switch op {
+		case "", "==":
+			r.emit(&ruleset.Cmp{Op: ruleset.CmpGte, SReg: reg, Data: from})
+			r.emit(&ruleset.Cmp{Op: ruleset.CmpLte, SReg: reg, Data: to})
+		case "!=":
+			r.emit(&ruleset.Range{Op: ruleset.CmpNeq, SReg: reg, From: from, To: to})
+		default:
+			r.fail(v.t, "Binary operation (%s) is undefined for range expressions", op)
+		}
+	case v.mask != nil:
+		// value / mask
+		r.emit(&ruleset.Bitwise{Op: ruleset.BitwiseMaskXor, SReg: reg, DReg: reg, Len: uint32(len(v.mask)), Mask: v.mask, Xor: make([]byte, len(v.mask))})
+		r.emit(&ruleset.Cmp{Op: cmpOp(op), SReg: reg, Data: v.from})
+	case v.prefix >= 0:
+		r.prefixCmp(lhs, reg, op, v)
+	case lhs.dt.kind == kBitmask && (op == "" || op == "!") && lhs.mask == nil:
+		r.emit(&ruleset.Bitwise{Op: ruleset.BitwiseMaskXor, SReg: reg, DReg: reg, Len: uint32(len(v.from)), Mask: v.from, Xor: make([]byte, len(v.from))})
+		o := ruleset.CmpNeq
+		if op == "!" {
+			o = ruleset.CmpEq
+		}
+		r.emit(&ruleset.Cmp{Op: o, SReg: reg, Data: make([]byte, len(v.from))})
+	default:
+		data := v.from
+		if v.wildcard >= 0 {
+			data = data[:v.wildcard]
+		}
+		o := cmpOp(op)
+		if o >= ruleset.CmpLt && lhs.order == hostEndian && len(data) > 1 && lhs.dt.kind != kString {
+			r.emit(&ruleset.Byteorder{Op: ruleset.HtoN, SReg: reg, DReg: reg, Len: uint32(len(data)), Size: uint32(len(data))})
+			data = reverse(data)
+		}
+		r.emit(&ruleset.Cmp{Op: o, SReg: reg, Data: data})
+	}
+}
+
+func cmpOp(op string) ruleset.CmpOp {
+	switch op {
+	case "!=":
+		return ruleset.CmpNeq
+	case "<":
+		return ruleset.CmpLt
+	case "<=":
+		return ruleset.CmpLte
+	case ">":
+		return ruleset.CmpGt
+	case ">=":
+		return ruleset.CmpGte
+	}
+	return ruleset.CmpEq
+}
+
+func reverse(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i := range b {
+		out[len(b)-1-i] = b[i]
+	}
+	return out
+}
+
+// prefixCmp matches a prefix: shortened load when byte-aligned, else a
+// mask. Ref: src/netlink_linearize.c — netlink_gen_prefix; src/evaluate.c
+// — the payload shortening of expr_evaluate_relational (1.0.6).
+func (r *rulectx) prefixCmp(lhs *xexpr, reg ruleset.Register, op string, v rval) {
+	plen := v.prefix
+	n := len(v.from)
+	if plen == n*8 {
+		r.emit(&ruleset.Cmp{Op: cmpOp(op), SReg: reg, Data: v.from})
+		return
+	}
+	if lhs.kind == xPayload && plen%8 == 0 && lhs.mask == nil {
+		// Shorten the load that was just emitted.
+		if p, ok := r.exprs[len(r.exprs)-1].(*ruleset.Payload); ok {
+			p.Len = uint32(plen / 8)
+			r.emit(&ruleset.Cmp{Op: cmpOp(op), SReg: reg, Data: v.from[:plen/8]})
+			return
+		}
+	}
+	mask := make([]byte, n)
+	for i := 0; i < plen; i++ {
+		mask[i/8] |= 0x80 >> (i % 8)
+	}
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = v.from[i] & mask[i]
+	}
+	if lhs.order == hostEndian {
+		mask, data = reverse(mask), reverse(data)
+	}
+	r.emit(&ruleset.Bitwise{Op: ruleset.BitwiseMaskXor, SReg: reg, DReg: reg, Len: uint32(n), Mask: mask, Xor: make([]byte, n)})
+	r.emit(&ruleset.Cmp{Op: cmpOp(op), SReg: reg, Data: data})
+}
+
+// lookup emits the set lookup for lhs.
+func (r *rulectx) lookup(lhs *xexpr, op string, s *ruleset.Set, at tok) {
+	if op != "" && op != "==" && op != "!=" {
+		r.fail(at, "Binary operation (%s) is undefined for set expressions", op)
+		return
+	}
+	r.genDeps(lhs)
+	reg := r.load(lhs)
+	r.intervalOrder(lhs, s, reg)
+	l := &ruleset.Lookup{Set: s.Name, SetID: s.ID, SReg: reg}
+	if op == "!=" {
+		l.Flags = ruleset.LookupInvert
+	}
+	r.emit(l)
+}
+
+// intervalOrder converts a host-order key to big-endian before an interval
+// lookup, as the interval backends compare with memcmp.
+func (r *rulectx) intervalOrder(lhs *xexpr, s *ruleset.Set, reg ruleset.Register) {
+	if s.Flags&ruleset.SetInterval == 0 || lhs.kind == xConcat {
+		return
+	}
+	if lhs.order == hostEndian && lhs.dt.kind != kString && lhs.bytesLen() > 1 {
+		n := uint32(lhs.bytesLen())
+		r.emit(&ruleset.Byteorder{Op: ruleset.HtoN, SReg: reg, DReg: reg, Len: n, Size: n})
+	}
+}
+
+// regFor maps a 32-bit slot index (from REG_1) to its netlink number.
+// Ref: src/netlink_linearize.c — netlink_put_register.
+func regFor(slot int) ruleset.Register {
+	if slot%4 == 0 {
+		return ruleset.Register(1 + slot/4)
+	}
+	return ruleset.Register(8 + slot)
+}
+
+// load emits the loads of x into the first register and returns it.
+func (r *rulectx) load(x *xexpr) ruleset.Register {
+	return r.loadAt(x, 0)
+}
+
+func (r *rulectx) loadAt(x *xexpr, slot int) ruleset.Register {
+	reg := regFor(slot)
+	switch x.kind {
+	case xConcat:
+		s := slot
+		for _, f := range x.fields {
+			r.loadAt(f, s)
+			s += (f.bytesLen() + 3) / 4
+		}
+		return reg
+	case xPayload:
+		r.emit(&ruleset.Payload{Base: x.proto.base, Offset: uint32(x.off / 8), Len: uint32(x.bytesLen()), DReg: reg})
+	case xMeta:
+		r.emit(&ruleset.Meta{Key: x.meta, DReg: reg})
+	case xCt:
+		r.emit(&ruleset.Ct{Key: x.ct, Direction: x.dir, DReg: reg})
+	case xGeneric:
+		r.emit(x.generic(reg))
+	}
+	if x.mask != nil {
+		r.emit(&ruleset.Bitwise{Op: ruleset.BitwiseMaskXor, SReg: reg, DReg: reg, Len: uint32(len(x.mask)), Mask: x.mask, Xor: x.xor})
+	}
+	if x.shiftAmt != 0 {
+		r.emit(&ruleset.Bitwise{Op: x.shiftOp, SReg: reg, DReg: reg, Len: uint32(x.bytesLen()), Shift: x.shiftAmt})
+	}
+	return reg
+}
+
+// genDeps emits the implicit protocol dependencies of x.
+// Ref: src/payload.c — payload_gen_dependency; src/proto.c — hook templates.
+func (r *rulectx) genDeps(x *xexpr) {
+	if x.kind == xConcat {
+		for _, f := range x.fields {
+			r.genDeps(f)
+		}
+		return
+	}
+	if x.kind != xPayload || x.proto == nil {
+		return
+	}
+	p := x.proto
+	switch p.layer {
+	case 2:
+		switch r.fam {
+		case ruleset.FamilyIPv4, ruleset.FamilyIPv6, ruleset.FamilyINet:
+			if !r.ll {
+				r.metaCmp(ruleset.MetaIiftype, []byte{1, 0})
+				r.ll = true
+			}
+		}
+	case 25: // vlan: ether type 8021q first
+		switch r.fam {
+		case ruleset.FamilyIPv4, ruleset.FamilyIPv6, ruleset.FamilyINet:
+			if !r.ll {
+				r.metaCmp(ruleset.MetaIiftype, []byte{1, 0})
+				r.ll = true
+			}
+		}
+		if r.l3 != "vlan" {
+			r.emit(&ruleset.Payload{Base: ruleset.BaseLink, Offset: 12, Len: 2, DReg: 1})
+			r.emit(&ruleset.Cmp{Op: ruleset.CmpEq, SReg: 1, Data: []byte{0x81, 0}})
+			r.l3 = "vlan"
+		}
+	case 3:
+		r.needL3(p.name, x.t0)
+	case 4:
+		if p.name == "icmp" || p.name == "igmp" {
+			r.needL3("ip", x.t0)
+		} else if p.name == "icmpv6" {
+			r.needL3("ip6", x.t0)
+		}
+		if r.bad {
+			return
+		}
+		if r.l4 == p.name {
+			return
+		}
+		if r.l4 != "" {
+			r.fail(x.t0, "conflicting protocols specified: %s vs. %s", r.l4, p.name)
+			return
+		}
+		r.metaCmp(ruleset.MetaL4proto, []byte{byte(p.num)})
+		r.l4 = p.name
+	}
+}
+
+func (r *rulectx) metaCmp(k ruleset.MetaKey, data []byte) {
+	r.emit(&ruleset.Meta{Key: k, DReg: 1})
+	r.emit(&ruleset.Cmp{Op: ruleset.CmpEq, SReg: 1, Data: data})
+}
+
+func (r *rulectx) needL3(name string, at tok) {
+	if r.l3 == name {
+		return
+	}
+	famL3 := ""
+	switch r.fam {
+	case ruleset.FamilyIPv4:
+		famL3 = "ip"
+	case ruleset.FamilyIPv6:
+		famL3 = "ip6"
+	case ruleset.FamilyARP:
+		famL3 = "arp"
+	}
+	if famL3 != "" {
+		if famL3 != name {
+			r.fail(at, "conflicting protocols specified: %s vs. %s", famL3, name)
+		}
+		return
+	}
+	if r.l3 != "" && r.l3 != "vlan" {
+		r.fail(at, "conflicting protocols specified: %s vs. %s", r.l3, name)
+		return
+	}
+	p := protos[name]
+	switch r.fam {
+	case ruleset.FamilyINet:
+		switch name {
+		case "ip":
+			r.metaCmp(ruleset.MetaNfproto, []byte{2})
+		case "ip6":
+			r.metaCmp(ruleset.MetaNfproto, []byte{10})
+		default:
+			r.fail(at, "conflicting protocols specified: inet vs. %s", name)
+			return
+		}
+	case ruleset.FamilyBridge:
+		if r.l3 == "vlan" {
+			r.emit(&ruleset.Payload{Base: ruleset.BaseLink, Offset: 16, Len: 2, DReg: 1})
+		} else {
+			r.emit(&ruleset.Payload{Base: ruleset.BaseLink, Offset: 12, Len: 2, DReg: 1})
+		}
+		r.emit(&ruleset.Cmp{Op: ruleset.CmpEq, SReg: 1, Data: encodeU64(p.num, 2, bigEndian)})
+	case ruleset.FamilyNetdev:
+		r.metaCmp(ruleset.MetaProtocol, encodeU64(p.num, 2, bigEndian))
+	}
+	r.l3 = name
+}
+
+// updateCtx records protocol knowledge an explicit match gives.
+func (r *rulectx) updateCtx(lhs *xexpr, op string, v rval) {
+	if op != "" && op != "==" || v.isRange || v.prefix >= 0 || len(v.from) == 0 {
+		return
+	}
+	switch {
+	case lhs.kind == xMeta && lhs.meta == ruleset.MetaL4proto,
+		lhs.kind == xPayload && (lhs.fname == "protocol" && lhs.proto.name == "ip" || lhs.fname == "nexthdr" && lhs.proto.name == "ip6"):
+		for name, p := range protos {
+			if p.layer == 4 && p.num == uint64(v.from[0]) {
+				r.l4 = name
+			}
+		}
+	case lhs.kind == xMeta && lhs.meta == ruleset.MetaNfproto:
+		switch v.from[0] {
+		case 2:
+			r.l3 = "ip"
+		case 10:
+			r.l3 = "ip6"
+		}
+	case lhs.kind == xMeta && lhs.meta == ruleset.MetaProtocol,
+		lhs.kind == xPayload && lhs.fname == "type" && (lhs.proto.name == "ether" || lhs.proto.name == "vlan"):
+		if len(v.from) == 2 {
+			switch uint16(v.from[0])<<8 | uint16(v.from[1]) {
+			case 0x0800:
+				r.l3 = "ip"
+			case 0x86dd:
+				r.l3 = "ip6"
+			case 0x0806:
+				r.l3 = "arp"
+			case 0x8100:
+				r.l3 = "vlan"
+			}
+		}
+	}
+}
+
+// redundant drops `meta protocol ip` in an ip table and the like.
+// Ref: src/evaluate.c — meta dependency removal in expr_evaluate_meta.
+func (r *rulectx) redundant(lhs *xexpr, op string, v rval) bool {
+	if op != "" && op != "==" || lhs.kind != xMeta || lhs.meta != ruleset.MetaProtocol || len(v.from) != 2 {
+		return false
+	}
+	p := uint16(v.from[0])<<8 | uint16(v.from[1])
+	return r.fam == ruleset.FamilyIPv4 && p == 0x0800 || r.fam == ruleset.FamilyIPv6 && p == 0x86dd
+}
+
+// rval is one evaluated right-hand value.
+type rval struct {
+	t        tok
+	from, to []byte
+	isRange  bool
+	prefix   int // -1 when not a prefix
+	wildcard int // -1, or the prefix length of an `eth*` name
+	mask     []byte
+	verdict  *ruleset.Verdict
+}
+
+// rhsValues reads `v[, v…]` for lhs.
+func (r *rulectx) rhsValues(lhs *xexpr) []rval {
+	var out []rval
+	for {
+		v, ok := r.value(lhs)
+		if !ok {
+			return nil
+		}
+		out = append(out, v)
+		if r.peek().kind == 'o' && r.peek().s == "," {
+			r.next()
+			continue
+		}
+		return out
+	}
+}
+
+// valueToks collects the tokens of one value: a word or string, optionally
+// joined by '-', '/', '.' (concatenations) operators.
+func (r *rulectx) valueToks() []tok {
+	var ts []tok
+	t := r.peek()
+	if t.kind != 'w' && t.kind != 's' && !(t.kind == 'o' && (t.s == "-" || t.s == "[")) {
+		return nil
+	}
+	for !r.eof() {
+		t := r.peek()
+		if len(ts) > 0 {
+			last := ts[len(ts)-1]
+			if t.kind == 'o' && (t.s == "-" || t.s == "/" || t.s == "." || t.s == ":" || t.s == "]") {
+				ts = append(ts, r.next())
+				continue
+			}
+			if last.kind == 'o' && last.s != "]" && (t.kind == 'w' || t.kind == 's') {
+				ts = append(ts, r.next())
+				continue
+			}
+			break
+		}
+		ts = append(ts, r.next())
+	}
+	return ts
+}
+
+func joinToks(ts []tok) string {
+	var b strings.Builder
+	for _, t := range ts {
+		if t.kind == 's' {
+			b.WriteString(`"` + t.s + `"`)
+		} else {
+			b.WriteString(t.s)
+		}
+	}
+	return b.String()
+}
+
+// value reads one value for lhs from the token stream.
+func (r *rulectx) value(lhs *xexpr) (rval, bool) {
+	if r.eof() {
+		r.unexpected()
+		return rval{}, false
+	}
+	start := r.i
+	ts := r.valueToks()
+	if len(ts) == 0 {
+		r.unexpected()
+		return rval{}, false
+	}
+	// Trailing ':' or '.' belong to a map/concat outside; give them back.
+	for len(ts) > 1 && ts[len(ts)-1].kind == 'o' && ts[len(ts)-1].s != "]" {
+		ts = ts[:len(ts)-1]
+		r.i--
+	}
+	_ = start
+	v, err := r.c.evalValue(lhs, ts)
+	if err != nil {
+		at := tok{pos: ts[0].pos, end: ts[len(ts)-1].end}
+		r.fail(at, "%s", err.Error())
+		return rval{}, false
+	}
+	return v, true
+}
+
+// evalValue evaluates the tokens of one value against lhs's type.
+func (c *compiler) evalValue(lhs *xexpr, ts []tok) (rval, error) {
+	v := rval{t: tok{pos: ts[0].pos, end: ts[len(ts)-1].end, s: joinToks(ts)}, prefix: -1, wildcard: -1}
+	if lhs.kind == xConcat {
+		// Split on '.' tokens and the '.' inside words is ambiguous with
+		// addresses, so fields are matched token-wise.
+		parts := splitConcat(ts, len(lhs.fields))
+		if len(parts) != len(lhs.fields) {
+			return v, errf("datatype mismatch, expected %s, expression has type %s", concatName(lhs), "concatenation")
+		}
+		var from, to []byte
+		anyRange := false
+		for i, p := range parts {
+			fv, err := c.evalValue(lhs.fields[i], p)
+			if err != nil {
+				return v, err
+			}
+			fl := (lhs.fields[i].bytesLen() + 3) &^ 3
+			a := pad(fv.from, fl)
+			b := a
+			if fv.isRange {
+				b = pad(fv.to, fl)
+				anyRange = true
+			} else if fv.prefix >= 0 {
+				b = pad(prefixEnd(fv.from, fv.prefix), fl)
+				anyRange = true
+			}
+			from = append(from, a...)
+			to = append(to, b...)
+		}
+		v.from, v.to, v.isRange = from, to, anyRange
+		return v, nil
+	}
+	text := joinToks(ts)
+	// Single quoted strings: wildcard interface names.
+	if len(ts) == 1 && ts[0].kind == 's' {
+		s := ts[0].s
+		if lhs.dt.kind == kString {
+			if s == "" {
+				return v, errf("Empty string is not allowed")
+			}
+			if strings.HasSuffix(s, "*") && !strings.HasSuffix(s, `\*`) {
+				b, err := parseValue(lhs.dt, lhs.bits, lhs.order, s[:len(s)-1], true)
+				if err != nil {
+					return v, err
+				}
+				v.from, v.wildcard = b, len(s)-1
+				return v, nil
+			}
+			s = strings.ReplaceAll(s, `\*`, "*")
+		}
+		b, err := c.scalar(lhs, s, true)
+		if err != nil {
+			return v, err
+		}
+		v.from = b
+		return v, nil
+	}
+	// a-b range written with separate tokens
+	for i, t := range ts {
+		if t.kind == 'o' && t.s == "-" && i > 0 && i < len(ts)-1 {
+			a, err := c.evalValue(lhs, ts[:i])
+			if err != nil {
+				return v, err
+			}
+			b, err := c.evalValue(lhs, ts[i+1:])
+			if err != nil {
+				return v, err
+			}
+			v.from, v.to, v.isRange = a.from, b.from, true
+			if bytes.Compare(beBytes(lhs, v.from), beBytes(lhs, v.to)) > 0 {
+				return v, errf("Range has zero or negative size")
+			}
+			return v, nil
+		}
+	}
+	// value / mask (bitmask types) or prefix
+	if i := strings.LastIndexByte(text, '/'); i > 0 {
+		left, right := text[:i], text[i+1:]
+		if n, ok := parseUint(right); ok && (lhs.dt.kind == kIPv4 || lhs.dt.kind == kIPv6 || lhs.dt.kind == kInt || lhs.dt == tMark) && lhs.dt.kind != kBitmask {
+			b, err := c.scalar(lhs, left, false)
+			if err != nil {
+				return v, err
+			}
+			plen := int(n.Int64())
+			if plen > len(b)*8 {
+				return v, errf("Prefix length %d is invalid", plen)
+			}
+			if lhs.order == hostEndian {
+				b = reverse(b)
+			}
+			masked := make([]byte, len(b))
+			for k := 0; k < plen; k++ {
+				masked[k/8] |= b[k/8] & (0x80 >> (k % 8))
+			}
+			if lhs.order == hostEndian {
+				masked = reverse(masked)
+			}
+			v.from, v.prefix = masked, plen
+			return v, nil
+		}
+		if lhs.dt.kind == kBitmask {
+			val, err := c.flagList(lhs, left)
+			if err != nil {
+				return v, err
+			}
+			m, err := c.flagList(lhs, right)
+			if err != nil {
+				return v, err
+			}
+			v.from, v.mask = val, m
+			return v, nil
+		}
+	}
+	// try the whole word, then a range inside one word
+	b, err := c.scalar(lhs, text, false)
+	if err == nil {
+		v.from = b
+		return v, nil
+	}
+	if i := strings.IndexByte(text, '-'); i > 0 && lhs.dt.kind != kString {
+		for j := i; j >= 0 && j < len(text); {
+			a, e1 := c.scalar(lhs, text[:j], false)
+			bb, e2 := c.scalar(lhs, text[j+1:], false)
+			if e1 == nil && e2 == nil {
+				v.from, v.to, v.isRange = a, bb, true
+				if bytes.Compare(beBytes(lhs, a), beBytes(lhs, bb)) > 0 {
+					return v, errf("Range has zero or negative size")
+				}
+				return v, nil
+			}
+			k := strings.IndexByte(text[j+1:], '-')
+			if k < 0 {
+				break
+			}
+			j = j + 1 + k
+		}
+	}
+	return v, err
+}
+
+func beBytes(lhs *xexpr, b []byte) []byte {
+	if lhs.order == hostEndian {
+		return reverse(b)
+	}
+	return b
+}
+
+func pad(b []byte, n int) []byte {
+	if len(b) >= n {
+		return b[:n]
+	}
+	out := make([]byte, n)
+	copy(out, b)
+	return out
+}
+
+func prefixEnd(b []byte, plen int) []byte {
+	out := append([]byte(nil), b...)
+	for k := plen; k < len(out)*8; k++ {
+		out[k/8] |= 0x80 >> (k % 8)
+	}
+	return out
+}
+
+// splitConcat splits value tokens at '.' operators; a word containing dots
+// is split too when that gives the right number of parts.
+func splitConcat(ts []tok, n int) [][]tok {
+	var parts [][]tok
+	var cur []tok
+	for _, t := range ts {
+		if t.kind == 'o' && t.s == "." {
+			parts = append(parts, cur)
+			cur = nil
+			continue
+		}
+		cur = append(cur, t)
+	}
+	parts = append(parts, cur)
+	return parts
+}
+
+func concatName(x *xexpr) string {
+	var names []string
+	for _, f := range x.fields {
+		names = append(names, f.dt.name)
+	}
+	return strings.Join(names, " . ")
+}
+
+// scalar parses one symbol for lhs.
+func (c *compiler) scalar(lhs *xexpr, s string, quoted bool) ([]byte, error) {
+	dt := lhs.dt
+	if dt.kind == kBitmask {
+		return c.flagList(lhs, s)
+	}
+	switch dt {
+	case tIfindex:
+		if s == "lo" {
+			return encodeU64(1, 4, hostEndian), nil
+		}
+		if _, ok := parseUint(s); !ok {
+			return nil, errf("Interface does not exist")
+		}
+	case tUID, tGID:
+		if _, ok := parseUint(s); !ok {
+			id, ok := userOrGroup(dt == tUID, s)
+			if !ok {
+				return nil, errf("Could not parse %s", map[bool]string{true: "user ID", false: "group ID"}[dt == tUID])
+			}
+			return encodeU64(id, 4, hostEndian), nil
+		}
+	case tClassid:
+		if v, ok := parseClassid(s); ok {
+			return encodeU64(v, 4, hostEndian), nil
+		}
+	case tRealm:
+		if v, ok := realm(s); ok {
+			return encodeU64(v, 4, hostEndian), nil
+		}
+	case tDevgroup:
+		if s == "default" {
+			return encodeU64(0, 4, hostEndian), nil
+		}
+	case tTime:
+		ms, err := parseTime(s)
+		if err != nil {
+			return nil, err
+		}
+		return encodeU64(ms, (lhs.bits+7)/8, lhs.order), nil
+	}
+	if lhs.bits < 8 && lhs.kind == xPayload {
+		b, err := parseValue(dt, lhs.bits, bigEndian, s, quoted)
+		if err != nil {
+			return nil, err
+		}
+		return c.shiftSub(lhs, b), nil
+	}
+	return parseValue(dt, lhs.bits, lhs.order, s, quoted)
+}
+
+// shiftSub moves a sub-byte field value to its position in the loaded bytes.
+func (c *compiler) shiftSub(lhs *xexpr, b []byte) []byte {
+	n := lhs.bytesLen()
+	total := n * 8
+	sh := total - lhs.off%8 - lhs.bits
+	v := new(big.Int).SetBytes(b)
+	v.Lsh(v, uint(sh))
+	return encodeInt(v, n, bigEndian)
+}
+
+func (c *compiler) flagList(lhs *xexpr, s string) ([]byte, error) {
+	n := (lhs.bits + 7) / 8
+	acc := make([]byte, n)
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		var b []byte
+		if v, ok := lhs.dt.syms[p]; ok {
+			b = encodeU64(v, n, lhs.order)
+		} else if nv, ok := parseUint(p); ok {
+			if nv.BitLen() > lhs.bits {
+				return nil, errf("Value %s exceeds valid range 0-%d", p, uint64(1)<<lhs.bits-1)
+			}
+			b = encodeInt(nv, n, lhs.order)
+		} else {
+			return nil, errf("Could not parse %s", orDesc(lhs.dt))
+		}
+		for i := range acc {
+			acc[i] |= b[i]
+		}
+	}
+	return acc, nil
+}

@@ -1,0 +1,694 @@
+package compiler
+
+// Sets, maps and their elements as nft sends them.
+// Ref: src/evaluate.c — set_evaluate, expr_evaluate_set; src/segtree.c —
+// set_to_intervals (interval start/end elements, the leading end element of
+// 1.0.6); src/netlink.c — alloc_nftnl_set; src/mnl.c — mnl_nft_set_add.
+
+import (
+	"bytes"
+	"fmt"
+	"math/big"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nftgo/nftgo/ruleset"
+	"github.com/nftgo/nftgo/syntax"
+)
+
+// elem is one parsed element before encoding.
+type elem struct {
+	key     rval
+	data    *rval
+	verdict *ruleset.Verdict
+	timeout uint64
+	comment string
+	exprs   []ruleset.Expr
+	t       tok
+}
+
+// keyTypeID packs concatenated datatypes 6 bits each (TYPE_BITS).
+func keyTypeID(x *xexpr) uint32 {
+	if x.kind != xConcat {
+		return x.dt.id
+	}
+	var id uint32
+	for _, f := range x.fields {
+		id = id<<6 | f.dt.id
+	}
+	return id
+}
+
+func keyTypeName(x *xexpr) string {
+	if x.kind == xConcat {
+		return concatName(x)
+	}
+	return x.dt.name
+}
+
+func (r *rulectx) newAnon(prefix string) *ruleset.Set {
+	ts := r.ts
+	n := 0
+	switch prefix {
+	case "__set":
+		n = ts.anonSet
+		ts.anonSet++
+	case "__map":
+		n = ts.anonMap
+		ts.anonMap++
+	default:
+		n = ts.anonObj
+		ts.anonObj++
+	}
+	r.c.setID++
+	return &ruleset.Set{Name: fmt.Sprintf("%s%d", prefix, n), ID: r.c.setID}
+}
+
+// parseElems reads set-literal elements against key (and data for maps).
+func (c *compiler) parseElems(key *xexpr, data *xexpr, verdictMap bool, elems [][]tok) ([]elem, bool) {
+	var out []elem
+	for _, et := range elems {
+		if len(et) == 0 {
+			continue
+		}
+		// split key part from ": data"
+		colon := -1
+		for i, t := range et {
+			if t.kind == 'o' && t.s == ":" {
+				colon = i
+				break
+			}
+		}
+		keyToks := et
+		if colon >= 0 {
+			keyToks = et[:colon]
+		}
+		// element options after the key: timeout, expires, comment, counter
+		e := elem{t: et[0]}
+		kt := keyToks
+		for i := 0; i < len(kt); i++ {
+			if kt[i].kind == 'w' && (kt[i].s == "timeout" || kt[i].s == "expires" || kt[i].s == "comment" || kt[i].s == "counter") && i > 0 {
+				opts := kt[i:]
+				kt = kt[:i]
+				for j := 0; j < len(opts); j++ {
+					switch opts[j].s {
+					case "timeout", "expires":
+						if j+1 < len(opts) {
+							ms, err := parseTime(opts[j+1].s)
+							if err != nil {
+								c.errorTok(opts[j+1], "%s", err.Error())
+								return nil, false
+							}
+							if opts[j].s == "timeout" {
+								e.timeout = ms
+							}
+							j++
+						}
+					case "comment":
+						if j+1 < len(opts) {
+							e.comment = opts[j+1].s
+							j++
+						}
+					case "counter":
+						e.exprs = append(e.exprs, &ruleset.Counter{})
+					}
+				}
+				break
+			}
+		}
+		if len(kt) == 1 && kt[0].kind == 'w' && kt[0].s == "*" {
+			e.key = rval{t: kt[0], prefix: -1, wildcard: -1}
+		} else {
+			if len(kt) == 0 {
+				c.errorTok(et[0], "syntax error, unexpected colon")
+				return nil, false
+			}
+			v, err := c.evalValue(key, kt)
+			if err != nil {
+				c.errorAt(kt[0].pos, kt[len(kt)-1].end, "%s", err.Error())
+				return nil, false
+			}
+			e.key = v
+		}
+		if colon >= 0 {
+			dt := et[colon+1:]
+			if len(dt) == 0 {
+				c.errorTok(et[colon], "syntax error, unexpected end of file")
+				return nil, false
+			}
+			if verdictMap {
+				code, ok := verdictWords[dt[0].s]
+				if !ok {
+					c.errorTok(dt[0], "syntax error, unexpected %s", dt[0].s)
+					return nil, false
+				}
+				v := ruleset.Verdict{Code: code}
+				if code == ruleset.VerdictJump || code == ruleset.VerdictGoto {
+					if len(dt) < 2 {
+						c.errorTok(dt[0], "syntax error, unexpected end of file")
+						return nil, false
+					}
+					v.Chain = dt[1].s
+				}
+				e.verdict = &v
+			} else if data != nil {
+				v, err := c.evalValue(data, dt)
+				if err != nil {
+					c.errorAt(dt[0].pos, dt[len(dt)-1].end, "%s", err.Error())
+					return nil, false
+				}
+				e.data = &v
+			}
+		}
+		out = append(out, e)
+	}
+	return out, true
+}
+
+// encodeElems turns parsed elements into what the kernel stores.
+func encodeElems(key *xexpr, interval bool, elems []elem) []*ruleset.Element {
+	var out []*ruleset.Element
+	mk := func(e elem, k []byte) *ruleset.Element {
+		el := &ruleset.Element{Key: k, Timeout: e.timeout, Comment: e.comment, Exprs: e.exprs}
+		if e.verdict != nil {
+			v := *e.verdict
+			el.Verdict = &v
+		} else if e.data != nil {
+			el.Data = e.data.from
+		}
+		return el
+	}
+	if !interval {
+		seen := map[string]bool{}
+		for _, e := range elems {
+			if e.key.from == nil && e.key.t.s == "*" {
+				el := mk(e, nil)
+				el.Flags = ruleset.ElemCatchall
+				out = append(out, el)
+				continue
+			}
+			k := string(e.key.from)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			out = append(out, mk(e, e.key.from))
+		}
+		return out
+	}
+	if key.kind == xConcat {
+		for _, e := range elems {
+			el := mk(e, e.key.from)
+			el.KeyEnd = e.key.to
+			if !e.key.isRange {
+				el.KeyEnd = e.key.from
+			}
+			out = append(out, el)
+		}
+		return out
+	}
+	type iv struct {
+		a, b []byte
+		e    elem
+	}
+	var ivs []iv
+	for _, e := range elems {
+		a, b := e.key.from, e.key.from
+		switch {
+		case e.key.isRange:
+			b = e.key.to
+		case e.key.prefix >= 0:
+			b = prefixEnd(e.key.from, e.key.prefix)
+		}
+		if key.order == hostEndian && key.dt.kind != kString {
+			a, b = reverse(a), reverse(b)
+		}
+		ivs = append(ivs, iv{a, b, e})
+	}
+	sort.SliceStable(ivs, func(i, j int) bool { return bytes.Compare(ivs[i].a, ivs[j].a) < 0 })
+	// merge overlapping/adjacent intervals
+	var merged []iv
+	for _, v := range ivs {
+		if n := len(merged); n > 0 {
+			last := &merged[n-1]
+			if bytes.Compare(v.a, last.b) <= 0 {
+				if bytes.Compare(v.b, last.b) > 0 {
+					last.b = v.b
+				}
+				continue
+			}
+		}
+		merged = append(merged, v)
+	}
+	if len(merged) > 0 && !isZero(merged[0].a) {
+		out = append(out, &ruleset.Element{Key: make([]byte, len(merged[0].a)), Flags: ruleset.ElemIntervalEnd})
+	}
+	for _, v := range merged {
+		out = append(out, mk(v.e, v.a))
+		if end, ok := incr(v.b); ok {
+			out = append(out, &ruleset.Element{Key: end, Flags: ruleset.ElemIntervalEnd})
+		}
+	}
+	return out
+}
+
+func isZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// incr returns b+1 (big-endian), false on overflow.
+func incr(b []byte) ([]byte, bool) {
+	out := append([]byte(nil), b...)
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i]++
+		if out[i] != 0 {
+			return out, true
+		}
+	}
+	return nil, false
+}
+
+func anyInterval(elems []elem) bool {
+	for _, e := range elems {
+		if e.key.isRange || e.key.prefix >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// anonSet builds an anonymous set from a literal for lookup by lhs.
+func (r *rulectx) anonSet(lhs *xexpr, lit [][]tok, _ bool, at tok) *ruleset.Set {
+	elems, ok := r.c.parseElems(lhs, nil, false, lit)
+	if !ok {
+		r.bad = true
+		return nil
+	}
+	return r.anonFromElems(lhs, elems, at)
+}
+
+func (r *rulectx) anonSetFromVals(lhs *xexpr, vals []rval) *ruleset.Set {
+	elems := make([]elem, len(vals))
+	for i, v := range vals {
+		elems[i] = elem{key: v, t: v.t}
+	}
+	return r.anonFromElems(lhs, elems, vals[0].t)
+}
+
+func (r *rulectx) anonFromElems(lhs *xexpr, elems []elem, at tok) *ruleset.Set {
+	if len(elems) == 0 {
+		r.fail(at, "Set is empty")
+		return nil
+	}
+	s := r.newAnon("__set")
+	s.Flags = ruleset.SetAnonymous | ruleset.SetConstant
+	interval := anyInterval(elems)
+	if interval {
+		s.Flags |= ruleset.SetInterval
+		if lhs.kind == xConcat {
+			s.Flags |= ruleset.SetConcat
+		}
+	}
+	r.fillKey(s, lhs)
+	s.Elements = encodeElems(lhs, interval, elems)
+	s.Size = uint32(len(s.Elements))
+	s.SizeSet = true
+	r.anon = append(r.anon, s)
+	return s
+}
+
+func (r *rulectx) fillKey(s *ruleset.Set, lhs *xexpr) {
+	s.KeyType = keyTypeID(lhs)
+	s.KeyTypeName = keyTypeName(lhs)
+	s.KeyLen = uint32(lhs.bytesLen())
+	if lhs.kind == xConcat {
+		for _, f := range lhs.fields {
+			s.FieldLens = append(s.FieldLens, uint32(f.bytesLen()))
+		}
+	}
+}
+
+// setDecl declares a named set or map. Ref: src/evaluate.c — set_evaluate.
+func (c *compiler) setDecl(ts *tableState, kind string, name *syntax.Name, items []*syntax.SetItem) {
+	if ts.set(name.Text()) != nil {
+		// Adding to an existing set only adds elements.
+		s := ts.set(name.Text())
+		for _, it := range items {
+			if it.Key.Text() == "elements" {
+				c.setElementsItem(ts, s, it)
+			}
+		}
+		return
+	}
+	s := &ruleset.Set{Name: name.Text()}
+	var key, data *xexpr
+	var elemItem *syntax.SetItem
+	isMap := kind == "map"
+	verdictMap := false
+	hasType := false
+	for _, it := range items {
+		toks, ok := c.flatten(it.Args)
+		if !ok {
+			return
+		}
+		k := it.Key.Text()
+		switch k {
+		case "type", "typeof":
+			var err error
+			key, data, verdictMap, err = c.setType(ts, k == "typeof", toks, isMap)
+			if err != nil {
+				at := tok{pos: it.Key.Pos, end: it.Key.Pos.Column + len(k) - 1}
+				if len(toks) > 0 {
+					at = tok{pos: toks[0].pos, end: toks[len(toks)-1].end}
+				}
+				c.errorTok(at, "%s", err.Error())
+				return
+			}
+			hasType = true
+			if k == "typeof" {
+				s.KeyTypeof = joinSpaced(toks)
+			}
+		case "flags":
+			for _, t := range toks {
+				switch t.s {
+				case ",":
+				case "constant":
+					s.Flags |= ruleset.SetConstant
+				case "interval":
+					s.Flags |= ruleset.SetInterval
+				case "timeout":
+					s.Flags |= ruleset.SetTimeout
+				case "dynamic":
+					s.Flags |= ruleset.SetEval
+				default:
+					c.errorTok(t, "syntax error, unexpected %s", t.s)
+					return
+				}
+			}
+		case "timeout":
+			if len(toks) > 0 {
+				ms, err := parseTime(toks[0].s)
+				if err != nil {
+					c.errorTok(toks[0], "%s", err.Error())
+					return
+				}
+				s.Timeout = ms
+				s.Flags |= ruleset.SetTimeout
+			}
+		case "gc-interval":
+			if len(toks) > 0 {
+				ms, err := parseTime(toks[0].s)
+				if err != nil {
+					c.errorTok(toks[0], "%s", err.Error())
+					return
+				}
+				s.GCInterval = uint32(ms)
+			}
+		case "size":
+			if len(toks) > 0 {
+				n, ok := parseUint(toks[0].s)
+				if !ok {
+					c.errorTok(toks[0], "syntax error, unexpected %s", toks[0].s)
+					return
+				}
+				s.Size = uint32(n.Uint64())
+				s.SizeSet = true
+			}
+		case "policy":
+			if len(toks) > 0 {
+				switch toks[0].s {
+				case "performance":
+					s.Policy = 0
+				case "memory":
+					s.Policy = 1
+				}
+				s.PolicySet = true
+			}
+		case "auto-merge":
+			s.AutoMerge = true
+		case "comment":
+			if len(toks) > 0 {
+				s.Comment = toks[0].s
+			}
+		case "elements":
+			elemItem = it
+		case "counter":
+			s.Exprs = append(s.Exprs, &ruleset.Counter{})
+		default:
+			c.errorAt(it.Key.Pos, it.Key.Pos.Column+len(k)-1, "syntax error, unexpected %s", k)
+			return
+		}
+	}
+	if !hasType {
+		c.errorAt(name.Pos, name.Pos.Column+len(name.Text())-1, "set definition does not specify key")
+		return
+	}
+	if isMap {
+		s.Flags |= ruleset.SetMap
+		if verdictMap {
+			s.DataType = ruleset.DataVerdict
+			s.DataTypeName = "verdict"
+		} else if data != nil {
+			s.DataType = keyTypeID(data)
+			s.DataTypeName = keyTypeName(data)
+			s.DataLen = uint32(data.bytesLen())
+		}
+	}
+	if key.kind == xConcat && s.Flags&ruleset.SetInterval != 0 {
+		s.Flags |= ruleset.SetConcat
+	}
+	rc := &rulectx{c: c, ts: ts}
+	rc.fillKey(s, key)
+	c.setID++
+	s.ID = c.setID
+	s.Handle = ts.handle()
+	ts.t.Sets = append(ts.t.Sets, s)
+	c.setKeys[s] = setKey{key, data, verdictMap}
+	c.batch = append(c.batch, msg{kind: msgSet, table: ts.t, set: s})
+	if elemItem != nil {
+		c.setElementsItem(ts, s, elemItem)
+	}
+}
+
+type setKey struct {
+	key, data  *xexpr
+	verdictMap bool
+}
+
+func (c *compiler) setElementsItem(ts *tableState, s *ruleset.Set, it *syntax.SetItem) {
+	toks, ok := c.flatten(it.Args)
+	if !ok {
+		return
+	}
+	for _, t := range toks {
+		if t.kind == '{' {
+			c.addElemToks(ts, s, t.set)
+			return
+		}
+	}
+}
+
+func (c *compiler) addElements(ts *tableState, s *ruleset.Set, lit *syntax.SetLit) {
+	et, ok := c.setToks(lit)
+	if !ok {
+		return
+	}
+	c.addElemToks(ts, s, et)
+}
+
+func (c *compiler) addElemToks(ts *tableState, s *ruleset.Set, lit [][]tok) {
+	sk, ok := c.setKeys[s]
+	if !ok {
+		return
+	}
+	elems, ok := c.parseElems(sk.key, sk.data, sk.verdictMap, lit)
+	if !ok {
+		return
+	}
+	for _, e := range elems {
+		if e.verdict != nil && (e.verdict.Code == ruleset.VerdictJump || e.verdict.Code == ruleset.VerdictGoto) && ts.chain(e.verdict.Chain) == nil {
+			c.errorTok(e.t, "No such file or directory")
+			return
+		}
+	}
+	interval := s.Flags&ruleset.SetInterval != 0
+	if !interval && anyInterval(elems) {
+		c.errorTok(elems[0].t, "You must add 'flags interval' to your set declaration if you want to add ranges")
+		return
+	}
+	encoded := encodeElems(sk.key, interval, elems)
+	if len(encoded) == 0 {
+		return
+	}
+	s.Elements = append(s.Elements, encoded...)
+	c.batch = append(c.batch, msg{kind: msgElems, table: ts.t, set: s, elems: encoded})
+}
+
+func joinSpaced(ts []tok) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = t.s
+	}
+	return strings.Join(parts, " ")
+}
+
+// setType evaluates `type A [. B…] [: V]` or `typeof EXPR [: EXPR]`.
+func (c *compiler) setType(ts *tableState, typeof bool, toks []tok, isMap bool) (key, data *xexpr, verdict bool, err error) {
+	colon := len(toks)
+	for i, t := range toks {
+		if t.kind == 'o' && t.s == ":" {
+			colon = i
+		}
+	}
+	if isMap && colon == len(toks) {
+		return nil, nil, false, errf("map definition does not specify data type")
+	}
+	kt := toks[:colon]
+	key, err = c.typeExpr(ts, typeof, kt)
+	if err != nil {
+		return
+	}
+	if colon < len(toks) {
+		dt := toks[colon+1:]
+		if len(dt) == 1 && dt[0].s == "verdict" {
+			return key, nil, true, nil
+		}
+		data, err = c.typeExpr(ts, typeof, dt)
+	}
+	return
+}
+
+func (c *compiler) typeExpr(ts *tableState, typeof bool, toks []tok) (*xexpr, error) {
+	if len(toks) == 0 {
+		return nil, errf("syntax error, unexpected newline")
+	}
+	if typeof {
+		r := &rulectx{c: c, ts: ts, fam: ts.t.Family, toks: toks, lastTok: toks[len(toks)-1]}
+		x := r.keyExpr()
+		if x == nil || r.bad {
+			return nil, errf("syntax error")
+		}
+		return x, nil
+	}
+	var fields []*xexpr
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		if t.kind == 'o' && t.s == "." {
+			continue
+		}
+		dt, ok := setTypes[t.s]
+		if !ok || dt == nil {
+			return nil, errf("unknown datatype %s", t.s)
+		}
+		x := &xexpr{kind: xMeta, dt: dt, bits: dt.bits, order: dt.order, t0: t}
+		if dt.kind == kIPv4 || dt.kind == kIPv6 || dt.kind == kEther {
+			x.order = bigEndian
+		}
+		if dt.bits == 0 {
+			return nil, errf("unknown datatype %s", t.s)
+		}
+		fields = append(fields, x)
+	}
+	if len(fields) == 1 {
+		return fields[0], nil
+	}
+	cat := &xexpr{kind: xConcat, fields: fields, dt: &dtype{name: "concat"}}
+	cat.bits = cat.bytesLen() * 8
+	return cat, nil
+}
+
+// parseTime parses nft time strings (1d2h3m4s5ms, or plain seconds) into ms.
+// Ref: src/datatype.c — time_parse.
+func parseTime(s string) (uint64, error) {
+	if n, ok := parseUint(s); ok {
+		return n.Uint64() * 1000, nil
+	}
+	var total uint64
+	i := 0
+	for i < len(s) {
+		j := i
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j == i {
+			return 0, errf("wrong time format")
+		}
+		n, _ := strconv.ParseUint(s[i:j], 10, 64)
+		k := j
+		for k < len(s) && (s[k] < '0' || s[k] > '9') {
+			k++
+		}
+		switch s[j:k] {
+		case "d":
+			total += n * 86400000
+		case "h":
+			total += n * 3600000
+		case "m":
+			total += n * 60000
+		case "s":
+			total += n * 1000
+		case "ms":
+			total += n
+		default:
+			return 0, errf("wrong time format")
+		}
+		i = k
+	}
+	return total, nil
+}
+
+func parseClassid(s string) (uint64, bool) {
+	switch s {
+	case "root":
+		return 0xffffffff, true
+	case "none":
+		return 0, true
+	}
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		maj, err1 := strconv.ParseUint(s[:i], 16, 16)
+		min, err2 := strconv.ParseUint(s[i+1:], 16, 16)
+		if err1 != nil || err2 != nil {
+			return 0, false
+		}
+		return maj<<16 | min, true
+	}
+	return 0, false
+}
+
+func realm(s string) (uint64, bool) {
+	if s == "default" {
+		return 0, true
+	}
+	n, ok := parseUint(s)
+	if !ok {
+		return 0, false
+	}
+	return n.Uint64(), true
+}
+
+func userOrGroup(user bool, name string) (uint64, bool) {
+	file := "/etc/group"
+	if user {
+		file = "/etc/passwd"
+	}
+	b, err := readFileCached(file)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		fs := strings.Split(line, ":")
+		if len(fs) >= 3 && fs[0] == name {
+			n, err := strconv.ParseUint(fs[2], 10, 32)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+var _ = big.NewInt
