@@ -194,51 +194,40 @@ var (
 )
 
 // ruleTexts parses `nft -a list ruleset` into rule texts with counter
-// values removed.
+// values removed. Blocks are tracked by their braces, so multi-line set
+// elements do not end a chain early.
 func ruleTexts(text string) map[ruleKey]string {
 	out := map[ruleKey]string{}
 	var fam, tab, ch string
-	depth := 0
+	var stack []string // kinds of the open blocks: table, chain, other
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for sc.Scan() {
 		s := strings.TrimSpace(sc.Text())
+		opens, closes := strings.Count(s, "{"), strings.Count(s, "}")
+		f := strings.Fields(s)
+		inChain := len(stack) == 2 && stack[1] == "chain"
 		switch {
-		case strings.HasPrefix(s, "table "):
-			f := strings.Fields(s)
-			if len(f) >= 3 {
-				fam, tab = f[1], f[2]
-			}
-			depth = 1
+		case len(stack) == 0 && len(f) >= 3 && f[0] == "table" && opens > closes:
+			fam, tab = f[1], f[2]
+			stack = append(stack, "table")
 			continue
-		case depth == 1 && strings.HasPrefix(s, "chain "):
-			f := strings.Fields(s)
-			if len(f) >= 2 {
-				ch = f[1]
-			}
-			depth = 2
-			continue
-		case depth == 1 && strings.HasSuffix(s, "{"):
-			depth = 3 // set, map, ...
-			continue
-		case s == "}":
-			if depth > 0 {
-				if depth >= 2 {
-					depth = 1
-				} else {
-					depth = 0
-				}
-			}
+		case len(stack) == 1 && len(f) >= 2 && f[0] == "chain" && opens > closes:
+			ch = f[1]
+			stack = append(stack, "chain")
 			continue
 		}
-		if depth != 2 {
-			continue
+		if inChain && opens == closes {
+			if m := handleRE.FindStringSubmatch(s); m != nil && !strings.HasPrefix(s, "type ") {
+				h, _ := strconv.Atoi(m[2])
+				out[ruleKey{chainKey{fam, tab, ch}, h}] = ctrRE.ReplaceAllString(m[1], "counter")
+			}
 		}
-		m := handleRE.FindStringSubmatch(s)
-		if m == nil || strings.HasPrefix(s, "type ") {
-			continue
+		for i := 0; i < opens-closes; i++ {
+			stack = append(stack, "other")
 		}
-		h, _ := strconv.Atoi(m[2])
-		out[ruleKey{chainKey{fam, tab, ch}, h}] = ctrRE.ReplaceAllString(m[1], "counter")
+		for i := 0; i < closes-opens && len(stack) > 0; i++ {
+			stack = stack[:len(stack)-1]
+		}
 	}
 	return out
 }
