@@ -39,11 +39,21 @@ const (
 	opNAT
 	opMasq
 	opRedir
+	// Fused pairs (a load into a register, then a word compare of that
+	// register): same effect as the two instructions, one dispatch.
+	opPayloadNetCmp
+	opPayloadThCmp
+	opMetaCmp
+	opL4protoCmp // meta l4proto + cmp
+	opNfprotoCmp // meta nfproto + cmp
 )
 
 // insn is one loaded expression. Register fields are byte offsets into the
 // register file; idx points into the side table of the instruction's kind
-// (counters, limits, sets, …).
+// (counters, limits, sets, …) or, for constants longer than a word, into
+// the machine's data pool. It is kept small (28 bytes): a non-matching rule
+// is four of them, and at 1000 rules the instruction stream must stay in
+// cache.
 type insn struct {
 	op   opcode
 	sreg uint8
@@ -55,7 +65,5 @@ type insn struct {
 	off  uint32 // payload offset, data length, …
 	imm  uint32 // opCmp4 value
 	mask uint32 // opCmp4 mask
-	idx  int32
-	data [16]byte
-	dat2 [16]byte
+	idx  int32  // side table index; for data-carrying ops, m.pool[idx] (and idx+1)
 }

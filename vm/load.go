@@ -246,7 +246,7 @@ func (l *loader) loadTable() error {
 			if err != nil {
 				return err
 			}
-			lr.dec = Decision{Family: t.Family, Table: t.Name, Chain: c.Name, Handle: r.Handle, RuleIndex: ri}
+			lr.dec = &Decision{Family: t.Family, Table: t.Name, Chain: c.Name, Handle: r.Handle, RuleIndex: ri}
 			ch.rules = append(ch.rules, lr)
 		}
 	}
@@ -271,7 +271,7 @@ func (l *loader) loadRule(c *ruleset.Chain, r *ruleset.Rule) (rule, error) {
 			code = append(code, in)
 		}
 	}
-	lr.code = code
+	lr.code = fuse(code)
 	return lr, nil
 }
 
@@ -333,7 +333,7 @@ func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, 
 			return in, st, errInval
 		}
 		in.op, in.len = opImm, uint8(n)
-		copy(in.data[:], x.Data)
+		in.idx = m.addData(x.Data)
 		in.dreg, err = l.store(x.DReg, n)
 	case *ruleset.Cmp:
 		// Ref: net/netfilter/nft_cmp.c — nft_cmp_init, nft_cmp_select_ops.
@@ -344,7 +344,7 @@ func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, 
 		if in.sreg, err = l.load(x.SReg, n); err != nil {
 			return in, st, err
 		}
-		copy(in.data[:], x.Data)
+		in.idx = m.addData(x.Data)
 		in.len, in.aux = uint8(n), uint8(x.Op)
 		in.op = opCmp
 		if n <= 4 && (x.Op == ruleset.CmpEq || x.Op == ruleset.CmpNeq) {
@@ -368,8 +368,8 @@ func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, 
 			return in, st, err
 		}
 		in.op, in.len, in.aux = opRange, uint8(n), uint8(x.Op)
-		copy(in.data[:], x.From)
-		copy(in.dat2[:], x.To)
+		in.idx = m.addData(x.From)
+		m.addData(x.To)
 	case *ruleset.Bitwise:
 		// Ref: net/netfilter/nft_bitwise.c — nft_bitwise_init.
 		n := int(x.Len)
@@ -392,8 +392,8 @@ func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, 
 				return in, st, errInval
 			}
 			in.op = opBitwise
-			copy(in.data[:], x.Mask)
-			copy(in.dat2[:], x.Xor)
+			in.idx = m.addData(x.Mask)
+			m.addData(x.Xor)
 		case ruleset.BitwiseLshift, ruleset.BitwiseRshift:
 			if x.Shift == 0 || x.Shift >= 32 {
 				return in, st, errInval
@@ -927,4 +927,52 @@ func (m *machine) buildHooks() {
 			})
 		}
 	}
+}
+
+// addData puts a constant (at most one struct nft_data, 16 bytes) in the
+// pool and returns its index.
+func (m *machine) addData(b []byte) int32 {
+	var d [16]byte
+	copy(d[:], b)
+	m.pool = append(m.pool, d)
+	return int32(len(m.pool) - 1)
+}
+
+// fuse merges a word-sized load and the cmp of its register into one
+// instruction (the kernel's fast paths do the same work per expression).
+func fuse(code []insn) []insn {
+	out := code[:0]
+	for i := 0; i < len(code); i++ {
+		in := code[i]
+		if i+1 < len(code) {
+			nx := &code[i+1]
+			if nx.op == opCmp4 && nx.sreg == in.dreg && in.len <= 4 && in.len > 0 && nx.len <= in.len {
+				f := in
+				switch in.op {
+				case opPayloadNet:
+					f.op = opPayloadNetCmp
+				case opPayloadTh:
+					f.op = opPayloadThCmp
+				case opMeta:
+					f.op = opMetaCmp
+					switch ruleset.MetaKey(in.key) {
+					case ruleset.MetaL4proto:
+						f.op = opL4protoCmp
+					case ruleset.MetaNfproto:
+						f.op = opNfprotoCmp
+					}
+				default:
+					f.op = opNop
+				}
+				if f.op != opNop {
+					f.imm, f.mask, f.aux = nx.imm, nx.mask, nx.aux
+					out = append(out, f)
+					i++
+					continue
+				}
+			}
+		}
+		out = append(out, in)
+	}
+	return out
 }

@@ -12,7 +12,7 @@ import (
 // when one of them ends the packet's traversal of a base chain.
 type rule struct {
 	code []insn
-	dec  Decision
+	dec  *Decision
 	src  *ruleset.Rule
 	// state maps each expression of src to its side-table index (counters,
 	// quotas) for Snapshot; -1 for stateless expressions.
@@ -87,6 +87,7 @@ type machine struct {
 	rs  *ruleset.Ruleset
 
 	chains   []chain
+	pool     [][16]byte
 	sets     []setRef
 	counters []counterState
 	limits   []limitState

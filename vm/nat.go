@@ -88,8 +88,11 @@ func (m *machine) natEval(in *insn) {
 	case opNAT:
 		src = in.len == ruleset.NATSnat
 	case opMasq:
+		// Ref: net/netfilter/nf_nat_masquerade.c — nf_nat_masquerade_ipv4:
+		// the out interface's address; none → DROP.
 		src = true
-		if m.out != nil && len(m.out.addrs) > 0 {
+		found := false
+		if m.out != nil {
 			for _, a := range m.out.addrs {
 				if (a.Is4() && m.nfproto == 2) || (a.Is6() && !a.Is4() && m.nfproto == 10) {
 					b := a.As16()
@@ -99,12 +102,26 @@ func (m *machine) natEval(in *insn) {
 					}
 					r.minAddr, r.maxAddr = b, b
 					r.flags |= ruleset.NATRangeMapIPs
+					found = true
 					break
 				}
 			}
 		}
+		if !found {
+			m.verdict = ruleset.VerdictDrop
+			return
+		}
 	case opRedir:
-		if m.in != nil && len(m.in.addrs) > 0 {
+		// Ref: net/netfilter/nf_nat_redirect.c — the in device's first
+		// address in prerouting, loopback in output.
+		if m.hook == ruleset.HookOutput {
+			r.minAddr = [16]byte{127, 0, 0, 1}
+			if m.nfproto == 10 {
+				r.minAddr = [16]byte{15: 1}
+			}
+			r.maxAddr = r.minAddr
+			r.flags |= ruleset.NATRangeMapIPs
+		} else if m.in != nil {
 			for _, a := range m.in.addrs {
 				if (a.Is4() && m.nfproto == 2) || (!a.Is4() && m.nfproto == 10) {
 					b := a.As16()

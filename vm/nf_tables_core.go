@@ -42,12 +42,12 @@ func (m *machine) doChain(base int) (ruleset.VerdictCode, *Decision) {
 		case ruleset.VerdictContinue, ruleset.VerdictBreak:
 			ri++
 		case ruleset.VerdictAccept, ruleset.VerdictDrop, ruleset.VerdictQueue, ruleset.VerdictStolen:
-			return m.verdict, &r.dec
+			return m.verdict, r.dec
 		case ruleset.VerdictJump:
 			if sp == jumpStackSize {
 				// WARN_ON_ONCE in the kernel; load-time validation
 				// keeps it unreachable.
-				return ruleset.VerdictDrop, &r.dec
+				return ruleset.VerdictDrop, r.dec
 			}
 			stack[sp] = jumpFrame{ci, int32(ri + 1)}
 			sp++
@@ -91,6 +91,64 @@ func (m *machine) exec(code []insn) {
 				m.verdict = ruleset.VerdictBreak
 				return
 			}
+		case opPayloadThCmp:
+			p := m.pkt
+			if !p.HasL4 || p.FragOff != 0 {
+				m.verdict = ruleset.VerdictBreak
+				return
+			}
+			start := p.ThOff + int(in.off)
+			if start+int(in.len) > len(p.Data) {
+				m.verdict = ruleset.VerdictBreak
+				return
+			}
+			w := loadWord(p.Data[start:], in.len)
+			m.store32(in.dreg, w)
+			if (w&in.mask == in.imm) != (in.aux == 0) {
+				m.verdict = ruleset.VerdictBreak
+				return
+			}
+		case opL4protoCmp:
+			p := m.pkt
+			if !p.HasL4 {
+				m.verdict = ruleset.VerdictBreak
+				return
+			}
+			w := uint32(p.L4Proto)
+			m.store32(in.dreg, w)
+			if (w&in.mask == in.imm) != (in.aux == 0) {
+				m.verdict = ruleset.VerdictBreak
+				return
+			}
+		case opNfprotoCmp:
+			w := uint32(m.nfproto)
+			m.store32(in.dreg, w)
+			if (w&in.mask == in.imm) != (in.aux == 0) {
+				m.verdict = ruleset.VerdictBreak
+				return
+			}
+		case opMetaCmp:
+			m.metaGetEval(in)
+			if m.verdict != ruleset.VerdictContinue {
+				return
+			}
+			if (m.load32(in.dreg)&in.mask == in.imm) != (in.aux == 0) {
+				m.verdict = ruleset.VerdictBreak
+				return
+			}
+		case opPayloadNetCmp:
+			p := m.pkt
+			start := p.NetOff + int(in.off)
+			if start+int(in.len) > len(p.Data) {
+				m.verdict = ruleset.VerdictBreak
+				return
+			}
+			w := loadWord(p.Data[start:], in.len)
+			m.store32(in.dreg, w)
+			if (w&in.mask == in.imm) != (in.aux == 0) {
+				m.verdict = ruleset.VerdictBreak
+				return
+			}
 		case opPayloadNet:
 			// Ref: net/netfilter/nf_tables_core.c — nft_payload_fast_eval.
 			p := m.pkt
@@ -118,7 +176,7 @@ func (m *machine) exec(code []insn) {
 			m.verdict = ruleset.VerdictCode(int32(in.key))
 			m.vchain = in.idx
 		case opImm:
-			m.store(in.dreg, in.data[:in.len])
+			m.store(in.dreg, m.pool[in.idx][:in.len])
 		case opCmp:
 			m.cmpEval(in)
 		case opMeta:
@@ -188,7 +246,7 @@ func (m *machine) exec(code []insn) {
 //
 // Ref: net/netfilter/nft_cmp.c — nft_cmp_eval.
 func (m *machine) cmpEval(in *insn) {
-	d := bytes.Compare(m.regs[in.sreg:int(in.sreg)+int(in.len)], in.data[:in.len])
+	d := bytes.Compare(m.regs[in.sreg:int(in.sreg)+int(in.len)], m.pool[in.idx][:in.len])
 	var ok bool
 	switch ruleset.CmpOp(in.aux) {
 	case ruleset.CmpEq:
@@ -214,8 +272,8 @@ func (m *machine) cmpEval(in *insn) {
 // Ref: net/netfilter/nft_range.c — nft_range_eval.
 func (m *machine) rangeEval(in *insn) {
 	v := m.regs[in.sreg : int(in.sreg)+int(in.len)]
-	d1 := bytes.Compare(v, in.data[:in.len])
-	d2 := bytes.Compare(v, in.dat2[:in.len])
+	d1 := bytes.Compare(v, m.pool[in.idx][:in.len])
+	d2 := bytes.Compare(v, m.pool[in.idx+1][:in.len])
 	inside := d1 >= 0 && d2 <= 0
 	if inside != (ruleset.CmpOp(in.aux) == ruleset.CmpEq) {
 		m.verdict = ruleset.VerdictBreak
@@ -229,8 +287,9 @@ func (m *machine) rangeEval(in *insn) {
 func (m *machine) bitwiseEval(in *insn) {
 	n := (int(in.len) + 3) &^ 3
 	s, d := int(in.sreg), int(in.dreg)
+	mask, xor := &m.pool[in.idx], &m.pool[in.idx+1]
 	for i := 0; i < n; i++ {
-		m.regs[d+i] = (m.regs[s+i] & in.data[i]) ^ in.dat2[i]
+		m.regs[d+i] = (m.regs[s+i] & mask[i]) ^ xor[i]
 	}
 }
 
@@ -286,4 +345,21 @@ func (m *machine) byteorderEval(in *insn) {
 			m.regs[d+4*i+2], m.regs[d+4*i+3] = 0, 0
 		}
 	}
+}
+
+// loadWord reads n ≤ 4 packet bytes as the little-endian register word a
+// store of them makes (the rest of the word zero).
+func loadWord(b []byte, n uint8) uint32 {
+	switch n {
+	case 1:
+		return uint32(b[0])
+	case 2:
+		_ = b[1]
+		return uint32(b[0]) | uint32(b[1])<<8
+	case 3:
+		_ = b[2]
+		return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16
+	}
+	_ = b[3]
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }

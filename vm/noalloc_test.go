@@ -1,0 +1,59 @@
+package vm
+
+import (
+	"testing"
+
+	"github.com/nftgo/nftgo/ct"
+	"github.com/nftgo/nftgo/internal/testpkt"
+	"github.com/nftgo/nftgo/ruleset"
+)
+
+func machineCTb(tb testing.TB, tables ...*ruleset.Table) *Machine {
+	tb.Helper()
+	m, err := New(&ruleset.Ruleset{Tables: tables}, Config{Host: routerHost(), CT: ct.DefaultConfig()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+// TestNoAllocs: the packet path allocates nothing, per packet kind, with
+// and without conntrack (after the first packet of a flow).
+func TestNoAllocs(t *testing.T) {
+	kinds := []struct {
+		name string
+		spec testpkt.Spec
+	}{
+		{"tcp4", tcpSpec},
+		{"udp4", testpkt.Spec{Src: "198.51.100.2", Dst: "203.0.113.9", Proto: "udp", Sport: 5000, Dport: 53}},
+		{"icmp4", testpkt.Spec{Src: "198.51.100.2", Dst: "203.0.113.9", Proto: "icmp", Type: 8, ID: 7}},
+		{"tcp6", testpkt.Spec{Src: "2001:db8:1::2", Dst: "2001:db8:2::9", Proto: "tcp", Sport: 40000, Dport: 80, Flags: testpkt.ACK}},
+		{"udp6", testpkt.Spec{Src: "2001:db8:1::2", Dst: "2001:db8:2::9", Proto: "udp", Sport: 5000, Dport: 53}},
+		{"icmp6", testpkt.Spec{Src: "2001:db8:1::2", Dst: "2001:db8:2::9", Proto: "icmpv6", Type: 128, ID: 7}},
+		{"frag4", testpkt.Spec{Src: "198.51.100.2", Dst: "203.0.113.9", Proto: "udp", FragOffset: 100}},
+	}
+	rulesets := map[string]func() *ruleset.Table{
+		"linear":   func() *ruleset.Table { return linearTable(20) },
+		"stateful": statefulTen,
+	}
+	for rname, mk := range rulesets {
+		for _, k := range kinds {
+			t.Run(rname+"/"+k.name, func(t *testing.T) {
+				m := machineCTb(t, mk())
+				p := pkt(t, k.spec)
+				orig := append([]byte(nil), p.Data...)
+				now := int64(1e18)
+				m.Receive(p, "wan", now)
+				allocs := testing.AllocsPerRun(100, func() {
+					copy(p.Data, orig)
+					now += 1e6
+					m.Advance(now)
+					m.Receive(p, "wan", now)
+				})
+				if allocs != 0 {
+					t.Errorf("%v allocations per packet", allocs)
+				}
+			})
+		}
+	}
+}
