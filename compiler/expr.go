@@ -59,6 +59,14 @@ func (r *rulectx) binopExpr() *xexpr {
 			return x
 		}
 		r.next()
+		if p := r.peek(); p.kind == 'o' && p.s == "(" && op != "<<" && op != ">>" {
+			v, ok := r.parenValue(x)
+			if !ok {
+				return nil
+			}
+			x.applyBinop(op, v.from)
+			continue
+		}
 		vt := r.next()
 		if op == "<<" || op == ">>" {
 			n, ok := parseUint(vt.s)
@@ -78,6 +86,14 @@ func (r *rulectx) binopExpr() *xexpr {
 			r.fail(vt, "%s", err.Error())
 			return nil
 		}
+		x.applyBinop(op, b)
+	}
+}
+
+// applyBinop folds `op b` into (reg & mask) ^ xor.
+// Ref: src/netlink_linearize.c — combine_binop.
+func (x *xexpr) applyBinop(op string, b []byte) {
+	{
 		n := len(b)
 		if x.mask == nil {
 			x.mask = make([]byte, n)

@@ -644,6 +644,9 @@ func (r *rulectx) genDeps(x *xexpr) {
 	case 3:
 		r.needL3(p.name, x.t0)
 	case 4:
+		if r.l4 == p.name {
+			return
+		}
 		if p.name == "icmp" || p.name == "igmp" {
 			r.needL3("ip", x.t0)
 		} else if p.name == "icmpv6" {
@@ -838,6 +841,9 @@ func (r *rulectx) value(lhs *xexpr) (rval, bool) {
 		return rval{}, false
 	}
 	start := r.i
+	if p := r.peek(); p.kind == 'o' && p.s == "(" {
+		return r.parenValue(lhs)
+	}
 	ts := r.valueToks()
 	if len(ts) == 0 {
 		r.unexpected()
@@ -1124,6 +1130,46 @@ func (c *compiler) flagList(lhs *xexpr, s string) ([]byte, error) {
 			b = encodeInt(nv, n, lhs.order)
 		} else {
 			return nil, errf("Could not parse %s", orDesc(lhs.dt))
+		}
+		for i := range acc {
+			acc[i] |= b[i]
+		}
+	}
+	return acc, nil
+}
+
+// parenValue reads `( a | b … )`, an or-ed constant.
+func (r *rulectx) parenValue(lhs *xexpr) (rval, bool) {
+	open := r.next()
+	var parts []string
+	for !r.eof() {
+		t := r.next()
+		if t.kind == 'o' && t.s == ")" {
+			v, err := r.c.flagOr(lhs, parts)
+			if err != nil {
+				r.fail(tok{pos: open.pos, end: t.end}, "%s", err.Error())
+				return rval{}, false
+			}
+			return rval{t: open, from: v, prefix: -1, wildcard: -1}, true
+		}
+		if t.kind == 'o' && (t.s == "|" || t.s == ",") || t.kind == 'w' && t.s == "or" {
+			continue
+		}
+		parts = append(parts, t.s)
+	}
+	r.unexpected()
+	return rval{}, false
+}
+
+func (c *compiler) flagOr(lhs *xexpr, parts []string) ([]byte, error) {
+	var acc []byte
+	for _, p := range parts {
+		b, err := c.scalar(lhs, p, false)
+		if err != nil {
+			return nil, err
+		}
+		if acc == nil {
+			acc = make([]byte, len(b))
 		}
 		for i := range acc {
 			acc[i] |= b[i]
