@@ -1,9 +1,6 @@
 package ct
 
 import (
-	"math/bits"
-	"unsafe"
-
 	"github.com/nftgo/nftgo/packet"
 )
 
@@ -39,6 +36,7 @@ type Conn struct {
 	// before (as ct->timeout in the kernel); for a free slab slot it links
 	// the free list.
 	timeout uint32
+	idx     uint32 // slab slot, for Confirm/Release of a *Conn
 	orig    Tuple
 	Zone    uint16
 	reply   Tuple
@@ -53,7 +51,7 @@ type Stats struct {
 	Found, Invalid, Insert, InsertFailed, Drop, EarlyDrop, ICMPError uint64
 }
 
-const chunkShift = 10 // first slab chunk holds 1<<chunkShift entries
+const chunkShift = 12 // slab chunks hold 1<<chunkShift entries
 
 // Table is a conntrack table of one network namespace.
 type Table struct {
@@ -156,26 +154,18 @@ func (t *Table) conn(idx uint32) *Conn {
 	return &t.chunks[k][off]
 }
 
-// chunkOf splits a slab index: chunk k holds 1<<(chunkShift+k) entries
-// (the first two 1<<chunkShift), so the slab grows geometrically and
-// entries never move.
+// chunkOf splits a slab index into chunk and offset. Chunks never move,
+// so a *Conn stays valid while its slot is in use.
 func chunkOf(idx uint32) (int, uint32) {
-	v := uint64(idx) + 1<<chunkShift
-	k := bits.Len64(v) - 1 - chunkShift
-	return k, uint32(v - 1<<(chunkShift+k))
+	return int(idx >> chunkShift), idx & (1<<chunkShift - 1)
 }
 
-// idxOf maps an entry pointer back to its slab index.
+// idxOf returns an entry's slab slot.
 func (t *Table) idxOf(c *Conn) (uint32, bool) {
-	p := uintptr(unsafe.Pointer(c))
-	sz := unsafe.Sizeof(Conn{})
-	for k, ch := range t.chunks {
-		base := uintptr(unsafe.Pointer(unsafe.SliceData(ch)))
-		if p >= base && p < base+uintptr(len(ch))*sz {
-			return uint32(1<<(chunkShift+k)-1<<chunkShift) + uint32((p-base)/sz), true
-		}
+	if c == nil || c.idx >= t.nalloc || t.conn(c.idx) != c {
+		return 0, false
 	}
-	return 0, false
+	return c.idx, true
 }
 
 // newSlot takes a slab slot from the free list or the slab's end.
@@ -188,19 +178,20 @@ func (t *Table) newSlot() uint32 {
 	idx := t.nalloc
 	k, _ := chunkOf(idx)
 	if k == len(t.chunks) {
-		t.chunks = append(t.chunks, make([]Conn, 1<<(chunkShift+k)))
+		t.chunks = append(t.chunks, make([]Conn, 1<<chunkShift))
 		if t.p.acct {
-			t.acct = append(t.acct, make([][2]counters, 1<<(chunkShift+k)))
+			t.acct = append(t.acct, make([][2]counters, 1<<chunkShift))
 		}
 	}
 	t.nalloc++
+	t.conn(idx).idx = idx
 	return idx
 }
 
 // freeSlot returns an entry to the free list (nf_conntrack_free).
 func (t *Table) freeSlot(idx uint32) {
 	c := t.conn(idx)
-	*c = Conn{Status: StatusDying, timeout: t.free}
+	*c = Conn{Status: StatusDying, timeout: t.free, idx: idx}
 	t.free = idx + 1
 	t.count--
 }
@@ -466,7 +457,7 @@ func (t *Table) alloc(orig, reply *Tuple, h uint32, now int64, j uint32) (c *Con
 	}
 	idx := t.newSlot()
 	c = t.conn(idx)
-	*c = Conn{orig: *orig, reply: *reply}
+	*c = Conn{orig: *orig, reply: *reply, idx: idx}
 	if t.p.acct {
 		k, off := chunkOf(idx)
 		t.acct[k][off] = [2]counters{}

@@ -246,7 +246,7 @@ func TestSetSysctl(t *testing.T) {
 
 func TestChunkOf(t *testing.T) {
 	for _, tc := range []struct{ idx, k, off uint32 }{
-		{0, 0, 0}, {1023, 0, 1023}, {1024, 1, 0}, {3071, 1, 2047}, {3072, 2, 0},
+		{0, 0, 0}, {4095, 0, 4095}, {4096, 1, 0}, {8191, 1, 4095}, {8192, 2, 0},
 	} {
 		k, off := chunkOf(tc.idx)
 		if uint32(k) != tc.k || off != tc.off {

@@ -22,8 +22,12 @@ const (
 	srv = "198.51.100.20"
 )
 
-func c2s(flags string, seq, ack uint32, n int) testpkt.Spec { return tcp(cli, srv, 40000, 80, flags, seq, ack, n) }
-func s2c(flags string, seq, ack uint32, n int) testpkt.Spec { return tcp(srv, cli, 80, 40000, flags, seq, ack, n) }
+func c2s(flags string, seq, ack uint32, n int) testpkt.Spec {
+	return tcp(cli, srv, 40000, 80, flags, seq, ack, n)
+}
+func s2c(flags string, seq, ack uint32, n int) testpkt.Spec {
+	return tcp(srv, cli, 80, 40000, flags, seq, ack, n)
+}
 
 // runSteps replays steps and checks each against the listing. Expected
 // timeouts are the kernel's (doc §6.7, scenarios tcp-handshake-fin,

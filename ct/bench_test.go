@@ -1,0 +1,172 @@
+package ct
+
+import (
+	"encoding/binary"
+	"runtime"
+	"testing"
+
+	"github.com/nftgo/nftgo/internal/testpkt"
+	"github.com/nftgo/nftgo/packet"
+)
+
+// In on a packet of an existing flow must not allocate.
+func TestNoAllocs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		a, b testpkt.Spec
+	}{
+		{"tcp", c2s("S", 100, 0, 0), s2c("SA", 5000, 101, 0)},
+		{"udp", udp("10.0.0.1", "10.0.0.2", 1, 2), udp("10.0.0.2", "10.0.0.1", 2, 1)},
+		{"icmp", icmp("10.0.0.1", "10.0.0.2", 8, 0, 1), icmp("10.0.0.2", "10.0.0.1", 0, 0, 1)},
+		{"ipv6 udp", udp("2001:db8::1", "2001:db8::2", 1, 2), udp("2001:db8::2", "2001:db8::1", 2, 1)},
+	} {
+		tab := newTable(t, "net.netfilter.nf_conntrack_acct", "1")
+		pa, pb := pkt(t, tc.a), pkt(t, tc.b)
+		pass(t, tab, pa, sec(0))
+		pass(t, tab, pb, sec(0))
+		ack := pkt(t, c2s("A", 101, 5001, 0))
+		if tc.name == "tcp" {
+			pass(t, tab, ack, sec(0))
+			pb = pkt(t, s2c("A", 5001, 101, 0))
+			pa = ack
+		}
+		n := testing.AllocsPerRun(1000, func() {
+			c, info, _ := tab.In(pa, HookPrerouting, sec(1))
+			tab.Confirm(c, info, sec(1))
+			c, info, _ = tab.In(pb, HookPrerouting, sec(1))
+			tab.Confirm(c, info, sec(1))
+		})
+		if n != 0 {
+			t.Errorf("%s: %v allocations per packet pair", tc.name, n)
+		}
+	}
+}
+
+// synPackets makes n SYNs with distinct source address/port pairs.
+func synPackets(tb testing.TB, n int) []packet.Packet {
+	tmpl := pkt(tb, tcp("10.0.0.1", "192.0.2.1", 1, 80, "S", 1, 0, 0))
+	ps := make([]packet.Packet, n)
+	buf := make([]byte, n*len(tmpl.Data))
+	for i := range ps {
+		d := buf[i*len(tmpl.Data) : (i+1)*len(tmpl.Data)]
+		copy(d, tmpl.Data)
+		binary.BigEndian.PutUint32(d[12:], 0x0a000000|uint32(i>>16))
+		binary.BigEndian.PutUint16(d[20:], uint16(i))
+		if err := ps[i].Decode(packet.LinkRaw, d); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return ps
+}
+
+func fill(tb testing.TB, n int) (*Table, []packet.Packet) {
+	cfg := DefaultConfig()
+	cfg.Max = n
+	cfg.SetSysctl("net.netfilter.nf_conntrack_checksum", "0")
+	tab := NewTable(cfg)
+	ps := synPackets(tb, n)
+	for i := range ps {
+		c, info, drop := tab.In(&ps[i], HookPrerouting, t0)
+		if drop || tab.Confirm(c, info, t0) {
+			tb.Fatalf("packet %d dropped", i)
+		}
+	}
+	return tab, ps
+}
+
+// BenchmarkBytesPerEntry reports the heap bytes a 1M-entry table costs
+// per entry, index included.
+func BenchmarkBytesPerEntry(b *testing.B) {
+	const n = 1 << 20
+	b.ReportAllocs()
+	for range b.N {
+		b.StopTimer()
+		ps := synPackets(b, n)
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		b.StartTimer()
+		cfg := DefaultConfig()
+		cfg.Max = n
+		cfg.SetSysctl("net.netfilter.nf_conntrack_checksum", "0")
+		tab := NewTable(cfg)
+		for i := range ps {
+			c, info, _ := tab.In(&ps[i], HookPrerouting, t0)
+			tab.Confirm(c, info, t0)
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/n, "bytes/entry")
+		runtime.KeepAlive(tab)
+		runtime.KeepAlive(ps)
+	}
+}
+
+// BenchmarkLookup1M looks up random tuples in a table of 1M entries.
+func BenchmarkLookup1M(b *testing.B) {
+	const n = 1 << 20
+	tab, ps := fill(b, n)
+	tups := make([]Tuple, n)
+	for i := range ps {
+		tups[i], _ = TupleOf(&ps[i])
+	}
+	// Visit in a scrambled order so that consecutive lookups hit
+	// unrelated cache lines.
+	order := make([]uint32, n)
+	for i := range order {
+		order[i] = uint32(uint64(i) * 0x9E3779B1 % n)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		tup := &tups[order[i&(n-1)]]
+		if _, _, ok := tab.lookup(tup, 0, tup.hash(0, tab.seed)); !ok {
+			b.Fatal("miss")
+		}
+	}
+}
+
+// BenchmarkInEstablished is In + Confirm for a packet of an existing flow.
+func BenchmarkInEstablished(b *testing.B) {
+	tab, ps := fill(b, 1<<16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		p := &ps[(i*7919)&(1<<16-1)]
+		c, info, _ := tab.In(p, HookPrerouting, t0)
+		tab.Confirm(c, info, t0)
+	}
+}
+
+// BenchmarkSYNFlood sends distinct SYNs against nf_conntrack_max=65536:
+// once full, every SYN costs an early-drop scan and a table-full drop,
+// and memory must stay flat.
+func BenchmarkSYNFlood(b *testing.B) {
+	const max = 1 << 16
+	ps := synPackets(b, 1<<20)
+	cfg := DefaultConfig()
+	cfg.Max = max
+	cfg.SetSysctl("net.netfilter.nf_conntrack_checksum", "0")
+	tab := NewTable(cfg)
+	drops := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		now := t0 + int64(i)*1000
+		if i&1023 == 0 {
+			tab.Expire(now)
+		}
+		c, info, drop := tab.In(&ps[i&(1<<20-1)], HookPrerouting, now)
+		if drop {
+			drops++
+			continue
+		}
+		tab.Confirm(c, info, now)
+	}
+	b.StopTimer()
+	if b.N > max && tab.Count() != max {
+		b.Fatalf("count %d", tab.Count())
+	}
+	b.ReportMetric(float64(drops)/float64(b.N), "drops/op")
+}
