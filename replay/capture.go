@@ -37,7 +37,8 @@ type Capture struct {
 	link   packet.LinkType // pcap: the header's link type, untruncated
 	closer io.Closer
 
-	order binary.ByteOrder // pcapng: of the current section
+	order   binary.ByteOrder // pcapng: of the current section
+	ngAlloc bool             // pcapng: an interface's snaplen is too large to reuse a buffer of
 
 	index int   // records returned so far
 	start int64 // offset of the record being read
@@ -123,6 +124,11 @@ func NewCapture(r io.Reader) (c *Capture, err error) {
 		c.ng, err = pcapgo.NewNgReader(c.br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
 		if err != nil {
 			return nil, fmt.Errorf("pcapng: %w", eofIsShort(err))
+		}
+		for i := 0; i < c.ng.NInterfaces(); i++ {
+			if ifc, err := c.ng.Interface(i); err == nil && ifc.SnapLength > maxSnaplen {
+				c.ngAlloc = true
+			}
 		}
 		if c.ng.NInterfaces() > 0 {
 			if lt := ngLinkType(c.ng.LinkType()); !Supported(lt) {
@@ -219,7 +225,12 @@ func (s *Stopped) Unwrap() error { return s.Err }
 // file and a *Stopped for a truncated or corrupt record.
 func (c *Capture) Next() (data []byte, ts int64, lt packet.LinkType, err error) {
 	c.start = c.cnt.n - int64(c.br.Buffered())
-	clean := c.ng != nil && c.ngCleanEnd()
+	clean := false
+	if c.ng != nil {
+		if clean, err = c.ngPrecheck(); err != nil {
+			return nil, 0, 0, &Stopped{Record: c.index, Offset: c.start, Err: err}
+		}
+	}
 	data, ts, lt, err = c.next()
 	if err != nil {
 		end := c.cnt.n - int64(c.br.Buffered())
@@ -235,46 +246,65 @@ func (c *Capture) Next() (data []byte, ts int64, lt packet.LinkType, err error) 
 	return data, ts, lt, nil
 }
 
-// ngCleanEnd reports whether the pcapng stream, from the block boundary
-// the next read starts at, holds only complete non-packet blocks (interface
-// statistics, name resolution, …) up to its end: pcapgo then consumes them
-// and reports io.EOF, which is a clean end, not a truncated record. It only
-// peeks into the buffer, so it costs nothing per packet when a packet block
-// comes next.
-func (c *Capture) ngCleanEnd() bool {
+// ngPrecheck walks the pcapng blocks from the boundary the next read
+// starts at, peeking into the buffer only, up to the first packet block.
+// clean reports that the stream holds nothing but complete non-packet
+// blocks (interface statistics, name resolution, …) up to its end: pcapgo
+// then consumes them and reports io.EOF, which is a clean end, not a
+// truncated record. err reports a packet block whose capture length exceeds
+// its block or maxSnaplen, which pcapgo would allocate before noticing; an
+// interface with a huge snapshot length switches to allocating reads, since
+// pcapgo sizes its reused buffer by it. It costs nothing per packet when a
+// packet block comes next.
+func (c *Capture) ngPrecheck() (clean bool, err error) {
 	off := 0
 	for {
-		b, err := c.br.Peek(off + 12)
-		if len(b) == off && err != nil {
-			return true
+		b, perr := c.br.Peek(off + 28)
+		if len(b) == off && perr != nil {
+			return true, nil
 		}
-		if len(b) < off+8 {
-			return false
+		if len(b) < off+12 {
+			return false, nil
 		}
 		h := b[off:]
 		typ := c.order.Uint32(h)
 		if typ == 0x0a0d0d0a {
-			if len(h) < 12 {
-				return false
-			}
 			switch {
 			case binary.LittleEndian.Uint32(h[8:]) == 0x1a2b3c4d:
 				c.order = binary.LittleEndian
 			case binary.BigEndian.Uint32(h[8:]) == 0x1a2b3c4d:
 				c.order = binary.BigEndian
 			default:
-				return false
+				return false, nil
 			}
 		}
+		n := int64(c.order.Uint32(h[4:]))
+		var caplen int64 = -1
 		switch typ {
-		case 2, 3, 6: // packet, simple packet, enhanced packet block
-			return false
+		case 1: // interface description: snaplen at 12
+			if len(h) >= 16 && c.order.Uint32(h[12:]) > maxSnaplen {
+				c.ngAlloc = true
+			}
+		case 2, 6: // packet, enhanced packet block: captured length at 20
+			if len(h) >= 24 {
+				caplen = int64(c.order.Uint32(h[20:]))
+			}
+		case 3: // simple packet block: original length at 8
+			caplen = int64(c.order.Uint32(h[8:]))
 		}
-		n := int(c.order.Uint32(h[4:]))
-		if n < 12 || n%4 != 0 || off+n > c.br.Size() {
-			return false
+		if caplen >= 0 {
+			if caplen > maxSnaplen || caplen > n {
+				return false, fmt.Errorf("corrupt packet block: captured length %d, block length %d", caplen, n)
+			}
+			return false, nil
 		}
-		off += n
+		if typ == 2 || typ == 6 {
+			return false, nil
+		}
+		if n < 12 || n%4 != 0 || off+int(n) > c.br.Size() {
+			return false, nil
+		}
+		off += int(n)
 	}
 }
 
@@ -291,7 +321,11 @@ func (c *Capture) next() (data []byte, ts int64, lt packet.LinkType, err error) 
 		}
 		return d, ci.Timestamp.UnixNano(), c.link, nil
 	}
-	d, ci, err := c.ng.ZeroCopyReadPacketData()
+	read := c.ng.ZeroCopyReadPacketData
+	if c.ngAlloc {
+		read = c.ng.ReadPacketData
+	}
+	d, ci, err := read()
 	if err != nil {
 		return nil, 0, 0, err
 	}
