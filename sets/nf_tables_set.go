@@ -127,10 +127,10 @@ func New(def *ruleset.Set) (*Set, error) {
 		}
 		switch s.backend {
 		case backendHash:
-			if s.hash.get(e.key) != nil {
+			if old, _ := s.hash.get(e.key); old != nil {
 				return nil, errorf("set %s: element %x: file exists", def.Name, e.key)
 			}
-			s.hash.put(e.key, e)
+			s.hash.put(e)
 		default:
 			s.all = append(s.all, e)
 		}
@@ -244,12 +244,15 @@ func (s *Set) anchor(now int64) {
 		}
 	}
 	fix(s.catchall)
-	s.hash.each(fix)
+	s.hash.each(func(e *Elem) { fix(e); s.hash.touch(e) })
 	for _, e := range s.all {
 		fix(e)
 	}
-	if s.backend == backendRbtree {
+	switch s.backend {
+	case backendRbtree:
 		s.rbtree.refresh()
+	case backendPipapo:
+		s.pipapo.refresh()
 	}
 }
 
@@ -269,8 +272,8 @@ func (s *Set) Lookup(key []byte, now int64) *Elem {
 	var e *Elem
 	switch s.backend {
 	case backendHash:
-		e = s.hash.get(key)
-		if e != nil && e.expired(now) {
+		var exp int64
+		if e, exp = s.hash.get(key); exp != 0 && now >= exp {
 			e = nil
 		}
 	case backendRbtree:
@@ -302,7 +305,7 @@ func (s *Set) Update(key, data []byte, tmpl []ruleset.Expr, timeout int64, refre
 		return nil, false
 	}
 	key = key[:s.klen]
-	e = s.hash.get(key)
+	e, _ = s.hash.get(key)
 	if e != nil && e.expired(now) {
 		// The expired element stays (counted) until the GC; a new one
 		// takes its key, as rhashtable holds both side by side.
@@ -318,7 +321,7 @@ func (s *Set) Update(key, data []byte, tmpl []ruleset.Expr, timeout int64, refre
 		if e, err = s.newDynElem(key, data, tmpl, timeout, now); err != nil {
 			return nil, false
 		}
-		s.hash.put(e.key, e)
+		s.hash.put(e)
 		s.nelems++
 		created = true
 	}
@@ -328,6 +331,7 @@ func (s *Set) Update(key, data []byte, tmpl []ruleset.Expr, timeout int64, refre
 			to = e.timeout
 		}
 		e.expires = now + to
+		s.hash.touch(e)
 	}
 	return e, created
 }
@@ -382,7 +386,7 @@ func (s *Set) Delete(key []byte, now int64) {
 		return
 	}
 	key = key[:s.klen]
-	e := s.hash.get(key)
+	e, _ := s.hash.get(key)
 	if e == nil || e.expired(now) {
 		return
 	}

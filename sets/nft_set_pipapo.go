@@ -28,6 +28,14 @@ type pipapo struct {
 	segStart []uint32 // nseg+1 offsets into cand
 	cand     []uint32 // element indices, ascending within a segment
 	linear   bool
+
+	// rng holds, per element, the start and end words of every field but
+	// the first (stride words each), and exp its expiration, so checking a
+	// candidate reads one contiguous run instead of the element's slices.
+	rng    []uint64
+	stride int
+	exp    []int64
+	narrow bool // every field after the first fits one word
 }
 
 type field struct{ off, len int }
@@ -63,6 +71,26 @@ func inc(b []byte) ([]byte, bool) {
 
 func (p *pipapo) build(all []*Elem) {
 	p.elems = slices.Clone(all)
+	p.stride = 0
+	p.narrow = true
+	for _, f := range p.fields[1:] {
+		if f.len > 8 {
+			p.narrow = false
+		}
+		p.stride += 2 * ((f.len + 7) / 8)
+	}
+	p.rng = make([]uint64, len(p.elems)*p.stride)
+	p.exp = make([]int64, len(p.elems))
+	for i, e := range p.elems {
+		r := p.rng[i*p.stride:]
+		for _, f := range p.fields[1:] {
+			fw := (f.len + 7) / 8
+			words(r[:fw], e.key[f.off:f.off+f.len])
+			words(r[fw:2*fw], e.keyEnd[f.off:f.off+f.len])
+			r = r[2*fw:]
+		}
+		p.exp[i] = e.expires
+	}
 	f0 := p.fields[0]
 	p.w = (f0.len + 7) / 8
 	n := len(p.elems)
@@ -131,6 +159,13 @@ func (p *pipapo) match(e *Elem, key []byte, from int) bool {
 	return true
 }
 
+// refresh copies the elements' expirations after the clock is anchored.
+func (p *pipapo) refresh() {
+	for i, e := range p.elems {
+		p.exp[i] = e.expires
+	}
+}
+
 func (p *pipapo) lookup(key []byte, now int64) *Elem {
 	if p.linear {
 		for _, e := range p.elems {
@@ -172,7 +207,29 @@ func (p *pipapo) lookup(key []byte, now int64) *Elem {
 	if j < 0 {
 		return nil
 	}
-	for _, c := range p.cand[p.segStart[j]:p.segStart[j+1]] {
+	cands := p.cand[p.segStart[j]:p.segStart[j+1]]
+	if p.narrow {
+		var rw [maxKeyLen / 8]uint64
+		kr := rw[:len(p.fields)-1]
+		for i, f := range p.fields[1:] {
+			words(kr[i:i+1], key[f.off:f.off+f.len])
+		}
+		for _, c := range cands {
+			r := p.rng[int(c)*p.stride : int(c+1)*p.stride]
+			ok := true
+			for i, v := range kr {
+				if v < r[2*i] || v > r[2*i+1] {
+					ok = false
+					break
+				}
+			}
+			if ok && (p.exp[c] == 0 || now < p.exp[c]) {
+				return p.elems[c]
+			}
+		}
+		return nil
+	}
+	for _, c := range cands {
 		e := p.elems[c]
 		if p.match(e, key, 1) && !e.expired(now) {
 			return e
