@@ -409,10 +409,19 @@ func (r *Replay) WriteSummary(w io.Writer) error {
 	b = append(b, " accepted, "...)
 	b = strconv.AppendInt(b, int64(s.Dropped), 10)
 	b = append(b, " dropped"...)
-	if s.KernelDrops+s.IPDrops > 0 {
+	switch {
+	case s.KernelDrops > 0 && s.IPDrops > 0:
 		b = append(b, " ("...)
 		b = strconv.AppendInt(b, int64(s.KernelDrops), 10)
 		b = append(b, " outside nf_tables, "...)
+		b = strconv.AppendInt(b, int64(s.IPDrops), 10)
+		b = append(b, " by the IP layer)"...)
+	case s.KernelDrops > 0:
+		b = append(b, " ("...)
+		b = strconv.AppendInt(b, int64(s.KernelDrops), 10)
+		b = append(b, " outside nf_tables)"...)
+	case s.IPDrops > 0:
+		b = append(b, " ("...)
 		b = strconv.AppendInt(b, int64(s.IPDrops), 10)
 		b = append(b, " by the IP layer)"...)
 	}

@@ -38,13 +38,19 @@ func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, stderr io
 		}
 	}
 	var first *int64
+	// Kernel log lines go between the per-packet lines they belong to in
+	// the human-readable output, and to stderr when stdout carries JSON.
+	logw := stderr
+	if o.verdicts == "" {
+		logw = stdout
+	}
 	ctc.Log = func(now int64, msg string) {
 		// dmesg's shape, on the replay clock from the first packet
 		rel := now
 		if first != nil {
 			rel -= *first
 		}
-		fmt.Fprintf(stderr, "[%5d.%06d] %s\n", rel/1e9, rel%1e9/1e3, msg)
+		fmt.Fprintf(logw, "kernel: [%5d.%06d] %s\n", rel/1e9, rel%1e9/1e3, msg)
 	}
 
 	capf, err := replay.Open(o.replay)
