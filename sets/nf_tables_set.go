@@ -292,9 +292,10 @@ func (s *Set) Lookup(key []byte, now int64) *Elem {
 // set default) and fresh clones of tmpl (the set's own expressions when tmpl
 // is empty, as nft_dynset_init copies them). It returns nil when the set is
 // full — the count includes expired and deleted elements the GC has not
-// freed yet — or when the backend has no update (interval sets). refresh is
-// the UPDATE op: an element that has a timeout gets its expiration
-// restarted, from timeout when given, else from its own timeout.
+// freed yet — or when the backend has no update (interval sets). refresh
+// must be true for the UPDATE op (with or without a dynset timeout): an
+// element that has a timeout then gets its expiration restarted from
+// timeout when given, else from the set default, as the 6.18 kernel does.
 //
 // Ref: net/netfilter/nft_dynset.c — nft_dynset_eval, nft_dynset_new; nft_set_hash.c — nft_rhash_update
 func (s *Set) Update(key, data []byte, tmpl []ruleset.Expr, timeout int64, refresh bool, now int64) (e *Elem, created bool) {
@@ -328,7 +329,7 @@ func (s *Set) Update(key, data []byte, tmpl []ruleset.Expr, timeout int64, refre
 	if refresh && e.timeout != 0 {
 		to := timeout
 		if to == 0 {
-			to = e.timeout
+			to = s.timeout
 		}
 		e.expires = now + to
 		s.hash.touch(e)

@@ -136,6 +136,9 @@ type oaTable struct {
 	slots []oaSlot
 	shift uint8 // 64 - log2(len(slots))
 	n     int
+	// scratch is each's snapshot buffer, kept so a GC pass over a large
+	// set allocates nothing after the first.
+	scratch []*Elem
 }
 
 type oaSlot struct {
@@ -171,28 +174,38 @@ func (t *oaTable) get(key uint64) (*Elem, int64) {
 }
 
 func (t *oaTable) put(key uint64, e *Elem) {
-	if 2*(t.n+1) > len(t.slots) {
-		old := t.slots
-		t.init(2 * len(old))
-		for i := range old {
-			if old[i].e != nil {
-				t.put(old[i].key, old[i].e)
-			}
-		}
-	}
 	mask := uint64(len(t.slots) - 1)
 	for i := t.home(key); ; i = (i + 1) & mask {
 		s := &t.slots[i]
 		if s.e == nil {
-			*s = oaSlot{key, e.expires, e}
-			t.n++
-			return
+			break
 		}
 		if s.key == key {
 			s.exp, s.e = e.expires, e
 			return
 		}
 	}
+	if 2*(t.n+1) > len(t.slots) {
+		old := t.slots
+		t.init(2 * len(old))
+		for i := range old {
+			if old[i].e != nil {
+				t.insert(old[i].key, old[i].exp, old[i].e)
+			}
+		}
+	}
+	t.insert(key, e.expires, e)
+}
+
+// insert places a key known to be absent.
+func (t *oaTable) insert(key uint64, exp int64, e *Elem) {
+	mask := uint64(len(t.slots) - 1)
+	i := t.home(key)
+	for t.slots[i].e != nil {
+		i = (i + 1) & mask
+	}
+	t.slots[i] = oaSlot{key, exp, e}
+	t.n++
 }
 
 func (t *oaTable) del(key uint64) {
@@ -231,7 +244,7 @@ func (t *oaTable) del(key uint64) {
 // deletion can shift a later entry back into an already visited slot, so
 // the walk goes over a snapshot of the elements.
 func (t *oaTable) each(f func(*Elem)) {
-	var es []*Elem
+	es := t.scratch[:0]
 	for i := range t.slots {
 		if e := t.slots[i].e; e != nil {
 			es = append(es, e)
@@ -240,4 +253,6 @@ func (t *oaTable) each(f func(*Elem)) {
 	for _, e := range es {
 		f(e)
 	}
+	clear(es)
+	t.scratch = es[:0]
 }

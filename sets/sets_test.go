@@ -384,9 +384,14 @@ func TestTimeouts(t *testing.T) {
 		{t0 + sec + 4*sec/10, "update", "192.0.2.9", true, 2}, // refresh: expires at t0+2.4s
 		{t0 + 2*sec + sec/4, "lookup", "192.0.2.9", true, 2},
 		{t0 + 2*sec + sec/2, "lookup", "192.0.2.9", false, 2},
+		// UPDATE without a dynset timeout restarts from the set default
+		// (1s), not from the element's own 5s.
+		{t0 + 2*sec + sec/2, "update", "192.0.2.2", true, 2},
 		{t0 + 2*sec + sec/2, "add", "192.0.2.9", true, 3}, // new element beside the expired one
 		{t0 + 3*sec, "gc", "", false, 2},
 		{t0 + 3*sec + 1, "update5s", "192.0.2.9", true, 2}, // expires at t0+8s
+		{t0 + 3*sec + sec/2 - 1, "lookup", "192.0.2.2", true, 2},
+		{t0 + 3*sec + sec/2, "lookup", "192.0.2.2", false, 2},
 		{t0 + 5*sec, "lookup", "192.0.2.2", false, 2},
 		{t0 + 7*sec, "lookup", "192.0.2.9", true, 2},
 		{t0 + 9*sec, "gc", "", false, 0},
@@ -569,6 +574,48 @@ func TestLookupAllocs(t *testing.T) {
 	} {
 		if n := testing.AllocsPerRun(100, f); n != 0 {
 			t.Errorf("%s: %v allocs per lookup", name, n)
+		}
+	}
+}
+
+// TestOATable checks the open-addressing table (backward-shift deletion,
+// growth, wrap-around) against a Go map under random inserts and deletes.
+func TestOATable(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	var tb oaTable
+	tb.init(8)
+	ref := map[uint64]*Elem{}
+	for op := 0; op < 200000; op++ {
+		k := r.Uint64N(400)
+		if r.IntN(8) == 0 {
+			k = r.Uint64() // mostly a small key space, some spread keys
+		}
+		switch r.IntN(3) {
+		case 0, 1:
+			e := &Elem{expires: int64(op)}
+			tb.put(k, e)
+			ref[k] = e
+		case 2:
+			tb.del(k)
+			delete(ref, k)
+		}
+		if op%997 == 0 {
+			if tb.n != len(ref) {
+				t.Fatalf("op %d: %d entries, want %d", op, tb.n, len(ref))
+			}
+			for k, want := range ref {
+				if e, exp := tb.get(k); e != want || exp != want.expires {
+					t.Fatalf("op %d: key %d: %p/%d, want %p/%d", op, k, e, exp, want, want.expires)
+				}
+			}
+			seen := 0
+			tb.each(func(*Elem) { seen++ })
+			if seen != len(ref) {
+				t.Fatalf("op %d: each saw %d, want %d", op, seen, len(ref))
+			}
+		}
+		if e, _ := tb.get(k); e != ref[k] {
+			t.Fatalf("op %d: key %d: %p, want %p", op, k, e, ref[k])
 		}
 	}
 }
