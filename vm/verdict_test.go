@@ -127,7 +127,7 @@ func TestBaseChainsOnOneHook(t *testing.T) {
 func TestFamilies(t *testing.T) {
 	v6 := testpkt.Spec{Src: "2001:db8:1::2", Dst: "2001:db8:2::9", Proto: "udp", Sport: 5000, Dport: 53}
 	for _, tc := range []struct {
-		fam        ruleset.Family
+		fam          ruleset.Family
 		want4, want6 ruleset.VerdictCode
 	}{
 		{ruleset.FamilyIPv4, Drop, Acc},
