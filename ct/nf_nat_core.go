@@ -63,6 +63,13 @@ func (t *Table) SetupNAT(c *Conn, dst bool, addrMin, addrMax [16]byte, protoMin,
 	if c == nil || c.Status&StatusConfirmed != 0 || NATInitialized(c, dst) {
 		return false
 	}
+	if c.orig.L3 == packet.NFProtoIPv4 {
+		// Only the first four bytes are an IPv4 address; whatever callers
+		// leave in the rest must not reach the tuple (it would hash and
+		// compare differently from the packets' tuples).
+		clear(addrMin[4:])
+		clear(addrMax[4:])
+	}
 	curr, _ := c.reply.invert()
 	tup := t.uniqueTuple(c, &curr, dst, &addrMin, &addrMax, protoMin, protoMax, flags)
 	if tup != curr {

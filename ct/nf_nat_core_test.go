@@ -135,3 +135,28 @@ func TestSNATClash(t *testing.T) {
 		t.Error("SetupNAT on a confirmed entry")
 	}
 }
+
+// Masquerade: the reply addressed to the router finds the flow, even when
+// the caller passes the address in a 16-byte form with bytes after the
+// IPv4 address set (as netip.Addr.As16 leaves them).
+func TestSNATReplyLookup(t *testing.T) {
+	tab := newTable(t)
+	pub := netip.MustParseAddr("198.51.100.254").As16()
+	copy(pub[:4], pub[12:])
+	p := pkt(t, udp("203.0.113.10", "198.51.100.53", 5000, 53))
+	c, info, _ := tab.In(p, HookPrerouting, sec(0))
+	if !tab.SetupNAT(c, false, pub, pub, 0, 0, NATMapIPs) {
+		t.Fatal("SetupNAT refused")
+	}
+	tab.Mangle(p, c, info, HookPostrouting)
+	tab.Confirm(c, info, sec(0))
+	r := pkt(t, udp("198.51.100.53", "198.51.100.254", 53, 5000))
+	c2, info2, _ := tab.In(r, HookPrerouting, sec(0.1))
+	if c2 != c || info2 != EstablishedReply {
+		t.Fatalf("reply: same entry %v, info %d", c2 == c, info2)
+	}
+	tab.Mangle(r, c2, info2, HookPrerouting)
+	if want := testpkt.MustBuild(udp("198.51.100.53", "203.0.113.10", 53, 5000)); !bytes.Equal(r.Data, want) {
+		t.Errorf("de-NATed reply:\n got % x\nwant % x", r.Data, want)
+	}
+}
