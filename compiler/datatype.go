@@ -109,7 +109,7 @@ var (
 	tIfindex  = &dtype{name: "iface_index", id: 20, bits: 32, order: hostEndian, kind: kInt}
 	tUID      = &dtype{name: "uid", id: 24, bits: 32, order: hostEndian, kind: kInt}
 	tGID      = &dtype{name: "gid", id: 25, bits: 32, order: hostEndian, kind: kInt}
-	tRealm    = &dtype{name: "realm", id: 22, bits: 32, order: hostEndian, kind: kInt, syms: symtab("default", 0)}
+	tRealm    = &dtype{name: "realm", id: 22, bits: 32, order: hostEndian, kind: kInt, syms: symtab("default", 0, "cosmos", 0)}
 	tClassid  = &dtype{name: "classid", id: 23, bits: 32, order: hostEndian, kind: kInt}
 	tDevgroup = &dtype{name: "devgroup", id: 35, bits: 32, order: hostEndian, kind: kInt, syms: symtab("default", 0)}
 	tDSCP     = &dtype{name: "dscp", id: 36, bits: 6, kind: kInt,

@@ -395,7 +395,7 @@ func (r *rulectx) relational(lhs *xexpr) {
 			r.bad = true
 			return
 		}
-		if len(elems) != 1 || elems[0].key.from == nil {
+		if len(elems) != 1 || elems[0].key.from == nil || lhs.kind == xConcat {
 			s := r.anonFromElems(lhs, elems, rt)
 			if s == nil {
 				return
@@ -431,6 +431,17 @@ func (r *rulectx) relational(lhs *xexpr) {
 		vals = []rval{{from: acc, t: vals[0].t, prefix: -1, wildcard: -1}}
 	}
 	v := vals[0]
+	if lhs.mask != nil && allFF(lhs.mask) && !v.isRange && v.prefix < 0 && v.mask == nil && len(v.from) == len(lhs.xor) {
+		// `k xor c == v` is `k == v ^ c` (src/evaluate.c — binop_transfer).
+		nl := *lhs
+		nl.mask, nl.xor = nil, nil
+		d := make([]byte, len(v.from))
+		for i := range d {
+			d[i] = v.from[i] ^ lhs.xor[i]
+		}
+		v.from = d
+		lhs = &nl
+	}
 	r.updateCtx(lhs, op, v)
 	if r.redundant(lhs, op, v) {
 		return
@@ -525,12 +536,12 @@ func (r *rulectx) prefixCmp(lhs *xexpr, reg ruleset.Register, op string, v rval)
 	for i := 0; i < plen; i++ {
 		mask[i/8] |= 0x80 >> (i % 8)
 	}
+	if lhs.order == hostEndian {
+		mask = reverse(mask)
+	}
 	data := make([]byte, n)
 	for i := range data {
 		data[i] = v.from[i] & mask[i]
-	}
-	if lhs.order == hostEndian {
-		mask, data = reverse(mask), reverse(data)
 	}
 	r.emit(&ruleset.Bitwise{Op: ruleset.BitwiseMaskXor, SReg: reg, DReg: reg, Len: uint32(n), Mask: mask, Xor: make([]byte, n)})
 	r.emit(&ruleset.Cmp{Op: cmpOp(op), SReg: reg, Data: data})
@@ -1176,4 +1187,49 @@ func (c *compiler) flagOr(lhs *xexpr, parts []string) ([]byte, error) {
 		}
 	}
 	return acc, nil
+}
+
+func allFF(b []byte) bool {
+	for _, x := range b {
+		if x != 0xff {
+			return false
+		}
+	}
+	return true
+}
+
+// constBinops folds `v op c …` following a constant.
+func (r *rulectx) constBinops(lhs *xexpr, v []byte) ([]byte, bool) {
+	for {
+		t := r.peek()
+		op := ""
+		switch t.s {
+		case "&", "and":
+			op = "&"
+		case "|", "or":
+			op = "|"
+		case "^", "xor":
+			op = "^"
+		}
+		if op == "" || t.kind == 's' || t.kind == '{' {
+			return v, true
+		}
+		r.next()
+		c, ok := r.value(lhs)
+		if !ok {
+			return nil, false
+		}
+		out := make([]byte, len(v))
+		for i := range v {
+			switch op {
+			case "&":
+				out[i] = v[i] & c.from[i]
+			case "|":
+				out[i] = v[i] | c.from[i]
+			case "^":
+				out[i] = v[i] ^ c.from[i]
+			}
+		}
+		v = out
+	}
 }

@@ -232,7 +232,7 @@ func encodeElems(key *xexpr, interval bool, elems []elem) []*ruleset.Element {
 	for _, v := range ivs {
 		if n := len(merged); n > 0 {
 			last := &merged[n-1]
-			if bytes.Compare(v.a, last.b) <= 0 {
+			if nb, ok := incr(last.b); !ok || bytes.Compare(v.a, nb) <= 0 {
 				if bytes.Compare(v.b, last.b) > 0 {
 					last.b = v.b
 				}

@@ -600,7 +600,11 @@ func (r *rulectx) setStmt(lhs *xexpr) {
 			r.fail(t, "syntax error, unexpected '{'")
 			return
 		}
-		r.emit(&ruleset.Immediate{DReg: reg, Data: v.from})
+		data, ok := r.constBinops(lhs, v.from)
+		if !ok {
+			return
+		}
+		r.emit(&ruleset.Immediate{DReg: reg, Data: data})
 	}
 	if lhs.kind == xMeta {
 		r.emit(&ruleset.Meta{Key: lhs.meta, Set: true, SReg: reg})

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // byteorder says how a value sits in a register: packet fields are big
@@ -36,6 +37,11 @@ const (
 	kBitmask
 	kVerdict
 	kBoolean
+	kTCHandle // meta priority: major:minor, root, none
+	kIfindex  // 1 prints as "lo"
+	kDate     // ns since the epoch, local time
+	kHour     // seconds since midnight UTC, local time
+	kTime     // relative time in ms: 1m30s
 )
 
 type sym struct {
@@ -56,7 +62,8 @@ type dtype struct {
 	kind   dkind
 	syms   []sym
 	hexsym bool // symbol fallback prints hex (ether type)
-	base   dkind
+	quote  bool // symbols print quoted (devgroup, realm, day)
+	prefix bool // DTYPE_F_PREFIX: masks print as /len
 }
 
 var (
@@ -67,8 +74,8 @@ var (
 	dtInteger   = &dtype{num: 4, name: "integer", kind: kInteger}
 	dtString    = &dtype{num: 5, name: "string", kind: kString}
 	dtLLAddr    = &dtype{num: 6, name: "ll_addr", kind: kLLAddr}
-	dtIPv4      = &dtype{num: 7, name: "ipv4_addr", bits: 32, kind: kIPv4}
-	dtIPv6      = &dtype{num: 8, name: "ipv6_addr", bits: 128, kind: kIPv6}
+	dtIPv4      = &dtype{num: 7, name: "ipv4_addr", bits: 32, kind: kIPv4, prefix: true}
+	dtIPv6      = &dtype{num: 8, name: "ipv6_addr", bits: 128, kind: kIPv6, prefix: true}
 	dtEtherAddr = &dtype{num: 9, name: "ether_addr", bits: 48, kind: kLLAddr}
 	dtEtherType = &dtype{num: 10, name: "ether_type", bits: 16, order: boBig, kind: kSymbol, hexsym: true,
 		syms: []sym{{"ip", 0x0800}, {"arp", 0x0806}, {"ip6", 0x86dd}, {"8021q", 0x8100}, {"8021ad", 0x88a8}, {"vlan", 0x8100}}}
@@ -83,12 +90,16 @@ var (
 		{"info-reply", 16}, {"address-mask-request", 17}, {"address-mask-reply", 18}}}
 	dtTCPFlag = &dtype{num: 15, name: "tcp_flag", bits: 8, kind: kBitmask, syms: []sym{
 		{"fin", 0x01}, {"syn", 0x02}, {"rst", 0x04}, {"psh", 0x08}, {"ack", 0x10}, {"urg", 0x20}, {"ecn", 0x40}, {"cwr", 0x80}}}
-	dtMark    = &dtype{num: 19, name: "mark", bits: 32, order: boHost, kind: kHex}
-	dtIfindex = &dtype{num: 20, name: "iface_index", bits: 32, order: boHost, kind: kInteger}
+	dtDCCPType = &dtype{num: 16, name: "dccp_pkttype", bits: 4, kind: kSymbol, syms: []sym{
+		{"request", 0}, {"response", 1}, {"data", 2}, {"ack", 3}, {"dataack", 4}, {"closereq", 5},
+		{"close", 6}, {"reset", 7}, {"sync", 8}, {"syncack", 9}}}
+	dtTime    = &dtype{num: 18, name: "time", bits: 64, order: boHost, kind: kTime}
+	dtMark    = &dtype{num: 19, name: "mark", bits: 32, order: boHost, kind: kHex, prefix: true}
+	dtIfindex = &dtype{num: 20, name: "iface_index", bits: 32, order: boHost, kind: kIfindex}
 	dtArphrd  = &dtype{num: 21, name: "iface_type", bits: 16, order: boHost, kind: kSymbol, syms: []sym{
 		{"ether", 1}, {"ppp", 512}, {"ipip", 768}, {"ipip6", 769}, {"loopback", 772}, {"sit", 776}, {"ipgre", 778}}}
-	dtRealm   = &dtype{num: 22, name: "realm", bits: 32, order: boHost, kind: kInteger}
-	dtClassid = &dtype{num: 23, name: "classid", bits: 32, order: boHost, kind: kInteger}
+	dtRealm   = &dtype{num: 22, name: "realm", bits: 32, order: boHost, kind: kSymbol, quote: true, prefix: true, syms: []sym{{"cosmos", 0}}}
+	dtClassid = &dtype{num: 23, name: "classid", bits: 32, order: boHost, kind: kTCHandle}
 	dtUID     = &dtype{num: 24, name: "uid", bits: 32, order: boHost, kind: kInteger}
 	dtGID     = &dtype{num: 25, name: "gid", bits: 32, order: boHost, kind: kInteger}
 	dtCtState = &dtype{num: 26, name: "ct_state", bits: 32, order: boHost, kind: kBitmask, syms: []sym{
@@ -114,7 +125,7 @@ var (
 		{"policy-fail", 5}, {"reject-route", 6}}}
 	dtICMPXCode = &dtype{num: 34, name: "icmpx_code", bits: 8, kind: kSymbol, syms: []sym{
 		{"no-route", 0}, {"port-unreachable", 1}, {"host-unreachable", 2}, {"admin-prohibited", 3}}}
-	dtDevgroup = &dtype{num: 35, name: "devgroup", bits: 32, order: boHost, kind: kSymbol, syms: []sym{{"default", 0}}}
+	dtDevgroup = &dtype{num: 35, name: "devgroup", bits: 32, order: boHost, kind: kSymbol, quote: true, prefix: true, syms: []sym{{"default", 0}}}
 	dtDSCP     = &dtype{num: 36, name: "dscp", bits: 6, kind: kSymbol, hexsym: true, syms: []sym{
 		{"cs0", 0}, {"cs1", 8}, {"cs2", 16}, {"cs3", 24}, {"cs4", 32}, {"cs5", 40}, {"cs6", 48}, {"cs7", 56},
 		{"df", 0}, {"be", 0}, {"lephb", 1}, {"af11", 10}, {"af12", 12}, {"af13", 14}, {"af21", 18}, {"af22", 20},
@@ -123,10 +134,17 @@ var (
 	dtECN = &dtype{num: 37, name: "ecn", bits: 2, kind: kSymbol, hexsym: true, syms: []sym{
 		{"not-ect", 0}, {"ect1", 1}, {"ect0", 2}, {"ce", 3}}}
 	dtBoolean = &dtype{num: 39, name: "boolean", bits: 1, kind: kBoolean}
-	dtIfname  = &dtype{num: 41, name: "ifname", bits: 128, kind: kString}
-	dtIGMP    = &dtype{num: 42, name: "igmp_type", bits: 8, kind: kSymbol, syms: []sym{
+	dtCtEvent = &dtype{num: 40, name: "ct_event", bits: 32, order: boHost, kind: kBitmask, syms: []sym{
+		{"new", 1}, {"related", 2}, {"destroy", 4}, {"reply", 8}, {"assured", 16}, {"protoinfo", 32},
+		{"helper", 64}, {"mark", 128}, {"seqadj", 256}, {"secmark", 512}, {"label", 1024}}}
+	dtIfname = &dtype{num: 41, name: "ifname", bits: 128, order: boHost, kind: kString}
+	dtIGMP   = &dtype{num: 42, name: "igmp_type", bits: 8, kind: kSymbol, syms: []sym{
 		{"membership-query", 0x11}, {"membership-report-v1", 0x12}, {"membership-report-v2", 0x16},
 		{"membership-report-v3", 0x22}, {"leave-group", 0x17}}}
+	dtDate = &dtype{num: 43, name: "time", bits: 64, order: boHost, kind: kDate}
+	dtHour = &dtype{num: 44, name: "hour", bits: 32, order: boHost, kind: kHour}
+	dtDay  = &dtype{num: 45, name: "day", bits: 8, order: boHost, kind: kSymbol, quote: true, syms: []sym{
+		{"Sunday", 0}, {"Monday", 1}, {"Tuesday", 2}, {"Wednesday", 3}, {"Thursday", 4}, {"Friday", 5}, {"Saturday", 6}}}
 )
 
 var dtByNum = map[uint32]*dtype{}
@@ -137,7 +155,7 @@ func init() {
 		dtIPv4, dtIPv6, dtEtherAddr, dtEtherType, dtArpOp, dtInetProto, dtInetService, dtICMPType,
 		dtTCPFlag, dtMark, dtIfindex, dtArphrd, dtRealm, dtClassid, dtUID, dtGID, dtCtState, dtCtDir,
 		dtCtStatus, dtICMP6Type, dtCtLabel, dtPkttype, dtICMPCode, dtICMP6Code, dtICMPXCode, dtDevgroup,
-		dtDSCP, dtECN, dtBoolean, dtIfname, dtIGMP} {
+		dtDSCP, dtECN, dtBoolean, dtIfname, dtIGMP, dtDCCPType, dtTime, dtCtEvent, dtDate, dtHour, dtDay} {
 		dtByNum[d.num] = d
 		dtByName[d.name] = d
 	}
@@ -241,11 +259,19 @@ func bitNames(d *dtype, v uint64) ([]string, bool) {
 	return names, rest == 0
 }
 
+// pmode carries the output flags that change how constants print.
+type pmode struct {
+	numeric bool // NFT_CTX_OUTPUT_NUMERIC_ALL (inside ranges)
+	orList  bool // bitmask values as `syn | ack` (set elements, masks)
+}
+
 // valueText prints one constant of datatype d as nft list does.
 //
 // Ref: nftables src/datatype.c — integer_type_print, ipaddr_type_print,
-// ip6addr_type_print, symbolic_constant_print, string_type_print
-func valueText(d *dtype, data []byte, o byteorder, bits int) string {
+// ip6addr_type_print, symbolic_constant_print, string_type_print,
+// time_print; src/meta.c — tchandle_type_print, date_type_print,
+// hour_type_print
+func valueText(d *dtype, data []byte, o byteorder, bits int, m pmode) string {
 	switch d.kind {
 	case kIPv4:
 		if len(data) >= 4 {
@@ -254,15 +280,10 @@ func valueText(d *dtype, data []byte, o byteorder, bits int) string {
 		}
 	case kIPv6:
 		if len(data) >= 16 {
-			a, _ := netip.AddrFromSlice(data[:16])
-			return ip6String(a)
+			return ip6String(data[:16])
 		}
 	case kString:
-		s := string(data)
-		if i := strings.IndexByte(s, 0); i >= 0 {
-			s = s[:i]
-		}
-		return strconv.Quote(s)
+		return stringText(data)
 	case kLLAddr:
 		parts := make([]string, len(data))
 		for i, c := range data {
@@ -279,7 +300,10 @@ func valueText(d *dtype, data []byte, o byteorder, bits int) string {
 		return fmt.Sprintf("0x%x", toUint(data, o))
 	case kSymbol:
 		v := toUint(data, o)
-		if n, ok := symName(d.syms, v); ok {
+		if n, ok := symName(d.syms, v); ok && !m.numeric {
+			if d.quote {
+				return "\"" + n + "\""
+			}
 			return n
 		}
 		if d.hexsym {
@@ -288,7 +312,10 @@ func valueText(d *dtype, data []byte, o byteorder, bits int) string {
 		return strconv.FormatUint(v, 10)
 	case kBitmask:
 		v := toUint(data, o)
-		if names, ok := bitNames(d, v); ok && len(names) > 0 {
+		if n, ok := symName(d.syms, v); ok {
+			return n
+		}
+		if names, ok := bitNames(d, v); ok && len(names) > 0 && m.orList {
 			return strings.Join(names, " | ")
 		}
 		return fmt.Sprintf("0x%0*x", (bits+3)/4, v)
@@ -297,6 +324,39 @@ func valueText(d *dtype, data []byte, o byteorder, bits int) string {
 			return "exists"
 		}
 		return "missing"
+	case kTCHandle:
+		v := uint32(toUint(data, o))
+		switch v {
+		case 0xffffffff:
+			return "root"
+		case 0:
+			return "none"
+		}
+		return fmt.Sprintf("%x:%x", v>>16, v&0xffff)
+	case kIfindex:
+		v := toUint(data, o)
+		if v == 1 && !m.numeric {
+			return "\"lo\""
+		}
+		return strconv.FormatUint(v, 10)
+	case kDate:
+		ns := toUint(data, o)
+		t := time.Unix(int64(ns/1e9), 0).In(time.Local)
+		return "\"" + t.Format("2006-01-02 15:04:05") + "\""
+	case kHour:
+		s := toUint(data, o)
+		_, off := time.Now().In(time.Local).Zone()
+		s = uint64((int64(s) + int64(off)) % 86400)
+		if int64(s) < 0 {
+			s += 86400
+		}
+		r := fmt.Sprintf("\"%02d:%02d", s/3600, s/60%60)
+		if s%60 != 0 {
+			r += fmt.Sprintf(":%02d", s%60)
+		}
+		return r + "\""
+	case kTime:
+		return timeText(toUint(data, o))
 	}
 	if len(data) > 8 {
 		return "0x" + fmt.Sprintf("%x", data)
@@ -304,36 +364,52 @@ func valueText(d *dtype, data []byte, o byteorder, bits int) string {
 	return strconv.FormatUint(toUint(data, o), 10)
 }
 
+// stringText prints an interface name: NUL-padded, `*` for a prefix
+// match is added by the caller, a literal `*` is escaped.
+func stringText(data []byte) string {
+	s := string(data)
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		s = s[:i]
+	}
+	return "\"" + strings.ReplaceAll(s, "*", "\\*") + "\""
+}
+
 // valueJSON is the libnftables JSON form of one constant: numbers for
 // integer types, names or strings otherwise.
 //
 // Ref: nftables src/json.c — datatype_json, symbolic_constant_json
-func valueJSON(d *dtype, data []byte, o byteorder, bits int) any {
+func valueJSON(d *dtype, data []byte, o byteorder, bits int, m pmode) any {
 	switch d.kind {
-	case kInteger, kHex, kHexPlain:
+	case kInteger, kHex, kHexPlain, kTime, kIfindex, kDate:
+		if d.kind == kIfindex && toUint(data, o) == 1 {
+			return "lo"
+		}
+		if d.kind == kTime {
+			return toUint(data, o) / 1000
+		}
 		if len(data) <= 8 {
 			return toUint(data, o)
 		}
 	case kSymbol:
 		v := toUint(data, o)
-		if n, ok := symName(d.syms, v); ok {
+		if n, ok := symName(d.syms, v); ok && !(m.numeric && d == dtInetProto) {
 			return n
 		}
 		if d.hexsym {
-			return valueText(d, data, o, bits)
+			return valueText(d, data, o, bits, pmode{numeric: true})
 		}
 		return v
 	case kBitmask:
 		v := toUint(data, o)
-		if names, ok := bitNames(d, v); ok && len(names) > 0 {
-			if len(names) == 1 {
-				return names[0]
-			}
+		if n, ok := symName(d.syms, v); ok {
+			return n
+		}
+		if names, ok := bitNames(d, v); ok && len(names) > 0 && m.orList {
 			out := make([]any, len(names))
 			for i, n := range names {
 				out[i] = n
 			}
-			return out
+			return jobj{{"|", out}}
 		}
 		return v
 	case kString:
@@ -341,19 +417,58 @@ func valueJSON(d *dtype, data []byte, o byteorder, bits int) any {
 		if i := strings.IndexByte(s, 0); i >= 0 {
 			s = s[:i]
 		}
-		return s
+		return strings.ReplaceAll(s, "*", "\\*")
 	case kBoolean:
 		return toUint(data, o) != 0
 	}
-	return valueText(d, data, o, bits)
+	return strings.Trim(valueText(d, data, o, bits, m), "\"")
 }
 
-// ip6String formats like glibc inet_ntop: IPv4-mapped and IPv4-compatible
-// forms keep a dotted tail.
-func ip6String(a netip.Addr) string {
-	s := a.String()
-	if i := strings.IndexByte(s, '%'); i >= 0 {
-		s = s[:i]
+// ip6String formats like glibc inet_ntop: the longest run of zero words
+// becomes ::, and an address with six leading zero words (or five and
+// ffff) keeps a dotted IPv4 tail.
+func ip6String(b []byte) string {
+	var w [8]uint16
+	for i := range w {
+		w[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
 	}
-	return s
+	best, bestLen := -1, 0
+	for i := 0; i < 8; {
+		if w[i] != 0 {
+			i++
+			continue
+		}
+		j := i
+		for j < 8 && w[j] == 0 {
+			j++
+		}
+		if j-i > bestLen {
+			best, bestLen = i, j-i
+		}
+		i = j
+	}
+	if bestLen < 2 {
+		best = -1
+	}
+	var sb strings.Builder
+	for i := 0; i < 8; i++ {
+		if best >= 0 && i >= best && i < best+bestLen {
+			if i == best {
+				sb.WriteByte(':')
+			}
+			continue
+		}
+		if i != 0 {
+			sb.WriteByte(':')
+		}
+		if i == 6 && best == 0 && (bestLen == 6 || bestLen == 5 && w[5] == 0xffff) {
+			fmt.Fprintf(&sb, "%d.%d.%d.%d", b[12], b[13], b[14], b[15])
+			break
+		}
+		fmt.Fprintf(&sb, "%x", w[i])
+	}
+	if best >= 0 && best+bestLen == 8 {
+		sb.WriteByte(':')
+	}
+	return sb.String()
 }

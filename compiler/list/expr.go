@@ -233,13 +233,28 @@ type valueExpr struct {
 	data  []byte
 	order byteorder
 	bits  int
+	mode  pmode
+	// wildcard: an interface name compared on its first bytes only
+	wildcard bool
 }
 
 func (v *valueExpr) dtype() *dtype { return v.dt }
 func (v *valueExpr) text(b *strings.Builder) {
-	b.WriteString(valueText(v.dt, v.data, v.order, v.bits))
+	if v.wildcard {
+		s := stringText(v.data)
+		b.WriteString(s[:len(s)-1] + "*\"")
+		return
+	}
+	b.WriteString(valueText(v.dt, v.data, v.order, v.bits, v.mode))
 }
-func (v *valueExpr) json() any    { return valueJSON(v.dt, v.data, v.order, v.bits) }
+func (v *valueExpr) json() any {
+	if v.wildcard {
+		if s, ok := valueJSON(v.dt, v.data, v.order, v.bits, v.mode).(string); ok {
+			return s + "*"
+		}
+	}
+	return valueJSON(v.dt, v.data, v.order, v.bits, v.mode)
+}
 func (v *valueExpr) uint() uint64 { return toUint(v.data, v.order) }
 
 // flagListExpr is a comma list of bitmask flags (`established,related`),
@@ -283,12 +298,37 @@ func (p *prefixExpr) json() any {
 type rangeExpr struct{ lo, hi expr }
 
 func (r *rangeExpr) dtype() *dtype { return r.lo.dtype() }
+
+// text prints both ends numerically (range_expr_print sets
+// NFT_CTX_OUTPUT_NUMERIC_ALL).
 func (r *rangeExpr) text(b *strings.Builder) {
-	r.lo.text(b)
-	b.WriteByte('-')
-	r.hi.text(b)
+	for i, e := range []expr{r.lo, r.hi} {
+		if i > 0 {
+			b.WriteByte('-')
+		}
+		if v, ok := e.(*valueExpr); ok {
+			c := *v
+			c.mode.numeric = true
+			c.text(b)
+		} else {
+			e.text(b)
+		}
+	}
 }
-func (r *rangeExpr) json() any { return jobj{{"range", []any{r.lo.json(), r.hi.json()}}} }
+
+func (r *rangeExpr) json() any {
+	var out []any
+	for _, e := range []expr{r.lo, r.hi} {
+		if v, ok := e.(*valueExpr); ok {
+			c := *v
+			c.mode.numeric = true
+			out = append(out, c.json())
+		} else {
+			out = append(out, e.json())
+		}
+	}
+	return jobj{{"range", out}}
+}
 
 // concatExpr is `a . b`.
 type concatExpr struct{ parts []expr }
@@ -456,6 +496,12 @@ func (e *binopExpr) text(b *strings.Builder) {
 	e.arg(b, e.right)
 }
 func (e *binopExpr) arg(b *strings.Builder, a expr) {
+	if v, ok := a.(*valueExpr); ok && v.dt.kind == kBitmask && e.op != "|" {
+		if names, ok := bitNames(v.dt, v.uint()); ok && len(names) > 1 {
+			b.WriteString("(" + strings.Join(names, " | ") + ")")
+			return
+		}
+	}
 	if ab, ok := a.(*binopExpr); ok && binopPrec[e.op] < binopPrec[ab.op] {
 		b.WriteByte('(')
 		a.text(b)
