@@ -25,7 +25,9 @@ func (m *machine) dynsetEval(in *insn) {
 	if d.hasData {
 		data = m.regs[d.sdata : int(d.sdata)+d.dlen]
 	}
-	e, _ := sr.s.Update(key, data, d.tmpl, d.timeout, d.op == ruleset.DynsetUpdate && d.timeout != 0, m.now)
+	// An update refreshes the expiration of an element that has a timeout,
+	// with the dynset's timeout or else the set's default.
+	e, _ := sr.s.Update(key, data, d.tmpl, d.timeout, d.op == ruleset.DynsetUpdate, m.now)
 	if e == nil {
 		if !d.inv {
 			m.verdict = ruleset.VerdictBreak

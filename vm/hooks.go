@@ -100,7 +100,15 @@ func (m *machine) send(p *packet.Packet, now int64) Result {
 	} else if o := m.host.lookup(dst); o != nil {
 		m.out = o
 	}
-	m.runHook(ruleset.HookPostrouting, "postrouting")
+	if !m.runHook(ruleset.HookPostrouting, "postrouting") || m.out != m.host.lo {
+		return m.finish()
+	}
+	// A packet to a local address comes back in on lo: prerouting, then
+	// input. Its conntrack entry stays attached (already confirmed).
+	m.in, m.out = m.host.lo, nil
+	if m.runHook(ruleset.HookPrerouting, "prerouting") {
+		m.runHook(ruleset.HookInput, "input")
+	}
 	return m.finish()
 }
 

@@ -70,12 +70,11 @@ func (m *machine) doChain(base int) (ruleset.VerdictCode, *Decision) {
 	return m.policy(base)
 }
 
+// policy is the base chain's policy verdict. The kernel bumps the chain's
+// own counters here only when the chain was created with counters, which
+// nft never asks for, so none are kept.
 func (m *machine) policy(base int) (ruleset.VerdictCode, *Decision) {
 	c := &m.chains[base]
-	if c.src != nil {
-		c.src.Packets++
-		c.src.Bytes += uint64(m.pkt.Len())
-	}
 	return c.policy, &c.polDec
 }
 
