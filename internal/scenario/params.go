@@ -38,6 +38,10 @@ type Params struct {
 	// NoConntrackTimeout leaves timeouts out of the golden (for scenarios
 	// whose remaining timeouts depend on wall-clock jitter).
 	NoConntrackTimeout bool `json:"no_conntrack_timeout,omitempty"`
+	// RealCapture: the traffic comes from a capture in ../shared (see
+	// pcapStatement); its derived packets.pcap is not stored in the
+	// repository.
+	RealCapture bool `json:"real_capture,omitempty"`
 }
 
 // Scenario is one directory under testdata/scenarios.
@@ -98,7 +102,7 @@ func (s *Scenario) GoldenPath() string { return filepath.Join(s.Dir, "kernel.gol
 
 // Packets builds the scenario's traffic.
 func (s *Scenario) Packets() ([]kernel.Packet, error) {
-	recs, err := ParseTraffic(s.Traffic)
+	recs, err := ParseTrafficIn(s.Traffic, s.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("%s: traffic: %w", s.Name, err)
 	}

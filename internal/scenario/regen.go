@@ -70,7 +70,7 @@ func Regenerate(s *Scenario, runs int) (*Golden, []time.Duration, error) {
 
 // WritePcap writes the scenario's traffic to path (LINKTYPE_RAW).
 func (s *Scenario) WritePcap(path string) error {
-	recs, err := ParseTraffic(s.Traffic)
+	recs, err := ParseTrafficIn(s.Traffic, s.Dir)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 //	icmp A > B [type=echo-request|echo-reply|N] [code=N] [id=N] [seq=N] [count=N]
 //	icmperr A > B type=N code=N inner PROTO A:P > B:P [flags=..] | inner icmp A > B [id=N]
 //	proto A > B proto=N [len=N]
+//	pcap shared:PATH|PATH map=OLD=NEW,... [time=capture] [ttl=64]   (see pcapStatement)
 //
 // Every statement also takes ttl=N. Addresses containing ':' are IPv6 (ports
 // as [addr]:port); icmp between IPv6 addresses is ICMPv6. handshake uses the
@@ -33,9 +34,13 @@ import (
 // All packets are valid (lengths, checksums); timestamps start at
 // testpkt.Epoch.
 
-// ParseTraffic turns a traffic spec into capture records.
-func ParseTraffic(spec string) ([]testpkt.Record, error) {
-	p := &trafficParser{gap: 10 * time.Millisecond, t: testpkt.Epoch}
+// ParseTraffic turns a traffic spec into capture records; relative pcap
+// sources are read from the current directory.
+func ParseTraffic(spec string) ([]testpkt.Record, error) { return ParseTrafficIn(spec, ".") }
+
+// ParseTrafficIn is ParseTraffic for a spec in directory dir.
+func ParseTrafficIn(spec, dir string) ([]testpkt.Record, error) {
+	p := &trafficParser{gap: 10 * time.Millisecond, t: testpkt.Epoch, dir: dir}
 	for i, ln := range strings.Split(spec, "\n") {
 		if j := strings.IndexByte(ln, '#'); j >= 0 {
 			ln = ln[:j]
@@ -45,13 +50,14 @@ func ParseTraffic(spec string) ([]testpkt.Record, error) {
 			continue
 		}
 		if err := p.line(ln); err != nil {
-			return nil, fmt.Errorf("line %d: %q: %w", i+1, ln, err)
+			return nil, fmt.Errorf("line %d: %.60q: %w", i+1, ln, err)
 		}
 	}
 	return p.recs, nil
 }
 
 type trafficParser struct {
+	dir   string
 	gap   time.Duration
 	t     time.Time
 	extra time.Duration
@@ -233,6 +239,8 @@ func (p *trafficParser) line(ln string) error {
 		return nil
 	case "icmp", "icmperr", "proto":
 		return p.icmp(w)
+	case "pcap":
+		return p.pcapStatement(w)
 	}
 	return fmt.Errorf("unknown statement %q", w[0])
 }
