@@ -1,7 +1,6 @@
 package list
 
 import (
-	"bytes"
 	"fmt"
 	"math/bits"
 	"strings"
@@ -17,10 +16,14 @@ type regVal struct {
 	order byteorder
 	// raw payload load not yet matched to a header field
 	raw *payloadExpr
-	// bitwise mask/xor applied to inner
-	inner     *regVal
-	mask, xor []byte
-	imm       []byte // immediate data
+	// bitwise (x & mask) ^ xor | or applied to inner, nil parts absent
+	inner         *regVal
+	mask, xor, or []byte
+	imm           []byte // immediate data
+	// mapped: a map lookup result, re-typed by its consumer
+	mapSet  *ruleset.Set
+	mapKeys []expr
+	mapRvs  []*regVal
 }
 
 // rctx is the state of decompiling one rule.
@@ -34,9 +37,14 @@ type rctx struct {
 	stmts  []stmt
 	// protocol context per base (link, network, transport)
 	proto [3]*protoDesc
-	// deps holds, per base, the index in stmts of the match that
-	// established that base's protocol (nft's pdeps), -1 for none.
-	deps [3]int
+	// icmpType is the ICMP/ICMPv6 type an equality match fixed, -1 if
+	// none (nft's th_dep.icmp.type); depIcmpType the one of the stored
+	// dependency (payload_dep_ctx icmp_type).
+	icmpType, depIcmpType int
+	// deps holds the index in stmts of the match a field of base b
+	// depends on (nft's pdeps[b+1]); deps[3] is the transport header's
+	// own protocol key (icmp type). -1 for none.
+	deps [4]int
 	dead map[int]bool
 }
 
@@ -51,7 +59,8 @@ func regSlot(r ruleset.Register) int {
 }
 
 func newRctx(t *ruleset.Table) *rctx {
-	c := &rctx{family: t.Family, table: t, regs: map[int]*regVal{}, dead: map[int]bool{}, deps: [3]int{-1, -1, -1}}
+	c := &rctx{family: t.Family, table: t, regs: map[int]*regVal{}, dead: map[int]bool{}, deps: [4]int{-1, -1, -1, -1},
+		icmpType: -1, depIcmpType: -1}
 	switch t.Family {
 	case ruleset.FamilyIPv4:
 		c.proto[ruleset.BaseNetwork] = protoIP
@@ -129,6 +138,8 @@ func (c *rctx) expr(e ruleset.Expr) {
 	case *ruleset.Payload:
 		c.set(x.DReg, &regVal{raw: &payloadExpr{base: x.Base, off: int(x.Offset) * 8, bits: int(x.Len) * 8},
 			bits: int(x.Len) * 8, order: boBig})
+	case *ruleset.PayloadWrite:
+		c.payloadWrite(x)
 	case *ruleset.Meta:
 		m := &metaExpr{key: x.Key}
 		if x.Set {
@@ -163,7 +174,7 @@ func (c *rctx) expr(e ruleset.Expr) {
 				bits: src.bits, order: src.order})
 			return
 		}
-		c.set(x.DReg, &regVal{inner: src, mask: x.Mask, xor: x.Xor, bits: src.bits, order: src.order})
+		c.set(x.DReg, bitwiseVal(src, x.Mask, x.Xor))
 	case *ruleset.Byteorder:
 		src := c.get(x.SReg)
 		v := *src
@@ -262,32 +273,27 @@ func queueStmt(q *ruleset.Queue) stmt {
 }
 
 // typed resolves a register value that is the source of a statement
-// (nat address, meta set …), giving immediates the target's type.
+// (nat address, meta set …), giving immediates and map data the target's
+// type.
 func (c *rctx) typed(v *regVal, dt *dtype, o byteorder, nbits int) expr {
 	if v.imm != nil {
 		return &valueExpr{dt: dt, data: trim(v.imm, nbits), order: o, bits: nbits}
 	}
-	if v.inner != nil && v.inner.e != nil {
-		// `meta mark set meta mark & 0xffff0000 | 0x5`: mask and xor
-		// fold into and/or/xor of the old value.
-		// Ref: nftables src/netlink_delinearize.c — binop_postprocess
+	if v.mapSet != nil {
+		return c.mapExpr(v, &keyPart{dt: dt, order: o, bits: nbits})
+	}
+	if v.inner != nil {
 		in := c.resolve(v.inner)
-		var e expr = in
-		mask, xor := v.mask, v.xor
-		if isOrForm(mask, xor) {
-			if !allOnes(mask, v.inner.bits) {
-				e = &binopExpr{op: "&", left: e, right: &valueExpr{dt: dt, data: andNot(mask, xor), order: o, bits: nbits}}
-			}
-			if !allZero(xor) {
-				e = &binopExpr{op: "|", left: e, right: &valueExpr{dt: dt, data: xor, order: o, bits: nbits}}
-			}
-			return e
+		e := in
+		k := func(b []byte) *valueExpr { return &valueExpr{dt: dt, data: trim(b, nbits), order: o, bits: nbits} }
+		if v.mask != nil {
+			e = &binopExpr{op: "&", left: e, right: k(v.mask)}
 		}
-		if !allOnes(mask, v.inner.bits) {
-			e = &binopExpr{op: "&", left: e, right: &valueExpr{dt: dt, data: mask, order: o, bits: nbits}}
+		if v.xor != nil {
+			e = &binopExpr{op: "^", left: e, right: k(v.xor)}
 		}
-		if !allZero(xor) {
-			e = &binopExpr{op: "^", left: e, right: &valueExpr{dt: dt, data: xor, order: o, bits: nbits}}
+		if v.or != nil {
+			e = &binopExpr{op: "|", left: e, right: k(v.or)}
 		}
 		return e
 	}
@@ -423,7 +429,7 @@ func (c *rctx) lookup(x *ruleset.Lookup) {
 	left := joinKey(es)
 	var right expr
 	if s != nil && s.Flags&ruleset.SetAnonymous != 0 {
-		right = &setExpr{elems: decodeElements(s, es, rvs), anon: true, dt: left.dtype()}
+		right = &setExpr{elems: c.decodeKeyed(s, es, rvs, nil), anon: true, dt: left.dtype()}
 	} else {
 		right = &setRefExpr{name: x.Set, dt: left.dtype()}
 	}
@@ -432,15 +438,15 @@ func (c *rctx) lookup(x *ruleset.Lookup) {
 			c.emit(&vmapStmt{key: left, m: right})
 			return
 		}
-		dt, bitsN := dtInteger, 32
+		bitsN := 32
 		if s != nil {
-			if ts := setDataTypes(s); len(ts) > 0 {
-				dt = ts[0]
-			}
 			bitsN = int(s.DataLen) * 8
 		}
-		c.set(x.DReg, &regVal{e: &mapExpr{key: left, m: right}, bits: bitsN, order: dt.order})
-		_ = dt
+		rv := &regVal{e: &mapExpr{key: left, m: right}, bits: bitsN, order: boBig}
+		if s != nil && s.Flags&ruleset.SetAnonymous != 0 {
+			rv.mapSet, rv.mapKeys, rv.mapRvs = s, es, rvs
+		}
+		c.set(x.DReg, rv)
 		return
 	}
 	op := "=="
@@ -567,4 +573,114 @@ func mergeRanges(in []stmt) []stmt {
 		out = append(out, in[i])
 	}
 	return out
+}
+
+// decodeKeyed decodes an anonymous set's elements against the expressions
+// the rule looks up, including sub-field shifts (`ip dscp { cs1, af11 }`).
+func (c *rctx) decodeKeyed(s *ruleset.Set, es []expr, rvs []*regVal, data *keyPart) []expr {
+	shifts := make([]int, len(rvs))
+	fbits := make([]int, len(rvs))
+	for i, v := range rvs {
+		shifts[i], fbits[i] = c.keyShift(v)
+	}
+	return decodeElements(s, es, rvs, shifts, fbits, data)
+}
+
+// mapExpr prints `key map { k : v }` with the data typed by its consumer.
+func (c *rctx) mapExpr(v *regVal, data *keyPart) expr {
+	m := v.e.(*mapExpr)
+	if len(setDataTypes(v.mapSet)) > 0 && v.mapSet.DataType != 0 {
+		data = nil
+	}
+	return &mapExpr{key: m.key, m: &setExpr{elems: c.decodeKeyed(v.mapSet, v.mapKeys, v.mapRvs, data), anon: true}}
+}
+
+// payloadWrite decodes `FIELD set VALUE`.
+//
+// Ref: nftables src/netlink_delinearize.c — netlink_parse_payload_stmt,
+// stmt_payload_postprocess
+func (c *rctx) payloadWrite(x *ruleset.PayloadWrite) {
+	raw := &payloadExpr{base: x.Base, off: int(x.Offset) * 8, bits: int(x.Len) * 8}
+	key := c.fieldOf(raw)
+	dt := key.dtype()
+	c.emit(&mangleStmt{key: key, val: c.typed(c.get(x.SReg), dt, boBig, raw.bits)})
+}
+
+// metaKillNetworkDep hides `meta nfproto ipv6` before `meta l4proto
+// ipv6-icmp` in inet, bridge and netdev: ICMP and ICMPv6 imply their
+// network protocol; any other l4proto keeps the explicit nfproto match.
+//
+// Ref: nftables src/netlink_delinearize.c — meta_may_dependency_kill,
+// ct_meta_common_postprocess
+func (c *rctx) metaKillNetworkDep(l4 uint64) {
+	i := c.deps[ruleset.BaseNetwork]
+	if i < 0 {
+		return
+	}
+	dep, _ := c.stmts[i].(*matchStmt)
+	if dep == nil {
+		return
+	}
+	var nfproto uint64
+	rv, ok := dep.right.(*valueExpr)
+	if !ok {
+		c.killAt(ruleset.BaseNetwork)
+		return
+	}
+	switch l := dep.left.(type) {
+	case *metaExpr:
+		switch l.key {
+		case ruleset.MetaNfproto:
+			nfproto = rv.uint()
+		case ruleset.MetaProtocol:
+			nfproto = etherToNfproto(rv.uint())
+		default:
+			c.killAt(ruleset.BaseNetwork)
+			return
+		}
+	case *payloadExpr:
+		if l.base != ruleset.BaseLink || l.f == nil || l.f.dt != dtEtherType {
+			c.killAt(ruleset.BaseNetwork)
+			return
+		}
+		nfproto = etherToNfproto(rv.uint())
+	default:
+		c.killAt(ruleset.BaseNetwork)
+		return
+	}
+	switch c.family {
+	case ruleset.FamilyINet, ruleset.FamilyNetdev, ruleset.FamilyBridge:
+	case ruleset.FamilyIPv4, ruleset.FamilyIPv6:
+		if uint64(c.family) == nfproto {
+			c.killAt(ruleset.BaseNetwork)
+		}
+		return
+	default:
+		c.killAt(ruleset.BaseNetwork)
+		return
+	}
+	if l4 != 1 && l4 != 58 {
+		return
+	}
+	if nfproto == 2 && l4 == 58 || nfproto == 10 && l4 == 1 {
+		return
+	}
+	c.killAt(ruleset.BaseNetwork)
+}
+
+func etherToNfproto(v uint64) uint64 {
+	switch v {
+	case 0x0800:
+		return 2
+	case 0x86dd:
+		return 10
+	}
+	return 0
+}
+
+func (c *rctx) killAt(b ruleset.PayloadBase) {
+	if i := c.deps[b]; i >= 0 {
+		c.dead[i] = true
+		c.deps[b] = -1
+	}
 }

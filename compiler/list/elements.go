@@ -12,6 +12,8 @@ type keyPart struct {
 	dt    *dtype
 	order byteorder
 	bits  int
+	// shift/fbits: the key is a masked sub-field stored shift bits up
+	shift, fbits int
 }
 
 // setKeyParts works out the key layout of s: from the set's own type
@@ -47,9 +49,6 @@ func setKeyParts(s *ruleset.Set, es []expr, rvs []*regVal) []keyPart {
 		if p.bits == 0 {
 			p.bits = 32
 		}
-		if p.dt.kind == kString || p.dt.kind == kInteger && p.dt.bits == 0 {
-			p.order = boBig
-		}
 		parts[i] = p
 	}
 	return parts
@@ -78,7 +77,11 @@ func splitKey(parts []keyPart, key []byte) []*valueExpr {
 		} else if off < len(key) {
 			d = key[off:]
 		}
-		out[i] = &valueExpr{dt: p.dt, data: d, order: p.order, bits: p.bits}
+		v := &valueExpr{dt: p.dt, data: d, order: p.order, bits: p.bits, mode: pmode{orList: true}}
+		if p.fbits > 0 {
+			v.data, v.bits, v.order = shiftRight(d, p.shift, p.fbits), p.fbits, boBig
+		}
+		out[i] = v
 		off += (n + 3) / 4 * 4
 	}
 	return out
@@ -103,8 +106,13 @@ type decoded struct {
 //
 // Ref: nftables src/netlink.c — netlink_list_setelems; src/segtree.c —
 // interval_map_decompose, concat_range_aggregate; src/mergesort.c
-func decodeElements(s *ruleset.Set, es []expr, rvs []*regVal) []expr {
+func decodeElements(s *ruleset.Set, es []expr, rvs []*regVal, shifts, fbits []int, dpart *keyPart) []expr {
 	parts := setKeyParts(s, es, rvs)
+	for i := range parts {
+		if i < len(shifts) && fbits[i] > 0 {
+			parts[i].shift, parts[i].fbits = shifts[i], fbits[i]
+		}
+	}
 	var ddt []*dtype
 	if s.IsMap() {
 		ddt = setDataTypes(s)
@@ -112,6 +120,13 @@ func decodeElements(s *ruleset.Set, es []expr, rvs []*regVal) []expr {
 	data := func(el *ruleset.Element) expr {
 		if el.Verdict != nil {
 			return &verdictExpr{v: *el.Verdict}
+		}
+		if dpart != nil && el.Data != nil {
+			n := dpart.bits
+			if n == 0 {
+				n = int(s.DataLen) * 8
+			}
+			return &valueExpr{dt: dpart.dt, data: trim(el.Data, n), order: dpart.order, bits: n}
 		}
 		if len(ddt) > 0 && el.Data != nil {
 			return &valueExpr{dt: ddt[0], data: trim(el.Data, int(s.DataLen)*8), order: ddt[0].order, bits: int(s.DataLen) * 8}

@@ -234,7 +234,7 @@ func setJSON(t *ruleset.Table, s *ruleset.Set) any {
 	if s.GCInterval != 0 {
 		o = append(o, jkv{"gc-interval", s.GCInterval / 1000})
 	}
-	if els := decodeElements(s, nil, nil); len(els) > 0 {
+	if els := decodeElements(s, nil, nil, nil, nil, nil); len(els) > 0 {
 		var a []any
 		for _, e := range els {
 			a = append(a, e.json())

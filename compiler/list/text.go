@@ -341,7 +341,7 @@ func writeSet(w *bufio.Writer, t *ruleset.Table, s *ruleset.Set, opt Options) {
 	if s.Comment != "" {
 		fmt.Fprintf(w, "\t\tcomment %q\n", s.Comment)
 	}
-	if els := decodeElements(s, nil, nil); len(els) > 0 {
+	if els := decodeElements(s, nil, nil, nil, nil, nil); len(els) > 0 {
 		se := &setExpr{elems: els, dt: setElemDtype(s)}
 		var b strings.Builder
 		se.text(&b)
