@@ -428,6 +428,17 @@ func (s *Set) GC(t *ct.Table, now int64) {
 	})
 }
 
+// NextGC is the replay time of the next GC run. GC called later runs once,
+// at the last due run time; a caller that wants conntrack expiry and set GC
+// interleaved exactly as the kernel's timers fire can run ct.Table.Expire
+// and GC at each NextGC in turn.
+func (s *Set) NextGC(now int64) int64 {
+	if !s.anchored {
+		s.anchor(now)
+	}
+	return s.nextGC
+}
+
 // needsGC is nft_rhash_expr_needs_gc_run: each expression with a gc op
 // (only connlimit) prunes its list; an empty list condemns the element in a
 // dynamic set.
