@@ -128,6 +128,9 @@ func (r *rulectx) primary() *xexpr {
 		r.unexpected()
 		return nil
 	}
+	if x, ok := r.exthdrPrimary(t); ok {
+		return x
+	}
 	switch {
 	case protoWords[t.s]:
 		r.next()

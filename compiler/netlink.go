@@ -363,6 +363,8 @@ func writeExprBody(b *strings.Builder, e ruleset.Expr) {
 		if x.Flags&2 != 0 {
 			b.WriteString("fanout ")
 		}
+	case *ruleset.Exthdr:
+		writeExthdr(b, x)
 	case *ruleset.Generic:
 		b.WriteString(x.Body)
 	}

@@ -54,8 +54,10 @@ type xexpr struct {
 	// shift is an lshift/rshift applied after the load.
 	shiftOp  ruleset.BitwiseOp
 	shiftAmt uint32
-	// dependency the expression carries for inet/bridge/netdev
-	dep string
+	// dep is the network protocol the expression needs (exthdr: "ip6").
+	dep       string
+	exthdrLen int
+	subByte   bool
 }
 
 // bytesLen is the register width of the value in bytes.
@@ -69,6 +71,9 @@ func (x *xexpr) bytesLen() int {
 	}
 	if x.kind == xPayload {
 		return (x.off%8 + x.bits + 7) / 8
+	}
+	if x.exthdrLen != 0 {
+		return x.exthdrLen
 	}
 	return (x.bits + 7) / 8
 }
@@ -626,6 +631,10 @@ func (r *rulectx) genDeps(x *xexpr) {
 		}
 		return
 	}
+	if x.dep != "" {
+		r.needL3(x.dep, x.t0)
+		return
+	}
 	if x.kind != xPayload || x.proto == nil {
 		return
 	}
@@ -1106,7 +1115,7 @@ func (c *compiler) scalar(lhs *xexpr, s string, quoted bool) ([]byte, error) {
 		}
 		return encodeU64(ms, (lhs.bits+7)/8, lhs.order), nil
 	}
-	if lhs.bits < 8 && lhs.kind == xPayload {
+	if (lhs.bits%8 != 0 || lhs.off%8 != 0) && (lhs.kind == xPayload || lhs.subByte) {
 		b, err := parseValue(dt, lhs.bits, bigEndian, s, quoted)
 		if err != nil {
 			return nil, err
