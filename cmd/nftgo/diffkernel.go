@@ -105,6 +105,9 @@ func runDiffKernel(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nftgo diff-kernel: kernel run: %v\n", err)
 		return 2
 	}
+	for _, m := range kres.Recovered {
+		fmt.Fprintf(stderr, "nftgo diff-kernel: %s\n", m)
+	}
 	for _, e := range kres.Errors {
 		fmt.Fprintf(stderr, "nftgo diff-kernel: kernel harness: %s\n", e)
 	}

@@ -97,6 +97,11 @@ type Result struct {
 	Kmsg           []string
 	TableFull      bool // "nf_conntrack: table full" for this namespace in the kernel log
 	Egress         int  // packets read from the tun devices
-	Errors         []string
-	Wall           time.Duration
+	// Errors are harness problems that make the result unreliable (trace
+	// drops, packets without a trace, sysctls not restored).
+	Errors []string
+	// Recovered reports state left by earlier runs that crashed (global
+	// sysctls restored, namespaces deleted) before this run started.
+	Recovered []string
+	Wall      time.Duration
 }

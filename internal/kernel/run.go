@@ -74,9 +74,7 @@ func Run(cfg Config) (*Result, error) {
 	defer runMu.Unlock()
 	start := time.Now()
 	r := &runner{cfg: cfg, raw4: -1, raw6: -1, tuns: map[string]*os.File{}, res: &Result{}}
-	for _, m := range Recover() {
-		r.res.Errors = append(r.res.Errors, "recover: "+m)
-	}
+	r.res.Recovered = Recover()
 	r.ns = fmt.Sprintf("nftgo-k%d-%d", os.Getpid(), nsSeq.Add(1))
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
