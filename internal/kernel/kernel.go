@@ -95,8 +95,9 @@ type Result struct {
 	Conntrack      string // `conntrack -L` output
 	ConntrackCount int    // nf_conntrack_count at dump time
 	Kmsg           []string
-	TableFull      bool // "nf_conntrack: table full" for this namespace in the kernel log
-	Egress         int  // packets read from the tun devices
+	Trace          []string // the raw `nft -a monitor trace` lines, for debugging
+	TableFull      bool     // "nf_conntrack: table full" for this namespace in the kernel log
+	Egress         int      // packets read from the tun devices
 	// Errors are harness problems that make the result unreliable (trace
 	// drops, packets without a trace, sysctls not restored).
 	Errors []string

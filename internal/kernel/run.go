@@ -438,6 +438,9 @@ func (r *runner) inject(tr *tracer) error {
 		r.errorf("final marker not seen in the trace")
 	}
 	time.Sleep(20 * time.Millisecond)
+	tr.mu.Lock()
+	r.res.Trace = append([]string(nil), tr.rawLines...)
+	tr.mu.Unlock()
 	for i := range r.cfg.Packets {
 		v := analyse(tr.segment(i), entries[i])
 		v.Index = i
