@@ -48,13 +48,14 @@ func BenchmarkLinearRules(b *testing.B) {
 			nb := p.Network()
 			ttl, ck := nb[8], [2]byte{nb[10], nb[11]}
 			b.ReportAllocs()
-			b.ResetTimer()
+			ct := startCPU(b)
 			for i := 0; i < b.N; i++ {
 				resetTTL(p, ttl, ck)
 				if res := m.Receive(p, "wan", int64(i)); res.Verdict != ruleset.VerdictAccept {
 					b.Fatal(res)
 				}
 			}
+			ct.stop()
 		})
 	}
 }
@@ -75,7 +76,7 @@ func BenchmarkStateful10(b *testing.B) {
 	m := machineCTb(b, statefulTen())
 	flow := flowPackets(b)
 	b.ReportAllocs()
-	b.ResetTimer()
+	ct := startCPU(b)
 	now := int64(1e18)
 	for i := 0; i < b.N; i++ {
 		fp := &flow[i%len(flow)]
@@ -83,6 +84,7 @@ func BenchmarkStateful10(b *testing.B) {
 		now += 1000
 		m.Receive(fp.p, fp.iface, now)
 	}
+	ct.stop()
 }
 
 type flowPkt struct {

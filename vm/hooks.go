@@ -118,7 +118,7 @@ func (m *machine) send(p *packet.Packet, now int64) Result {
 func decTTL(p *packet.Packet) bool {
 	b := p.Network()
 	if p.NFProto == packet.NFProtoIPv4 {
-		if b[8] <= 1 {
+		if len(b) < 20 || b[8] <= 1 {
 			return false
 		}
 		// Ref: include/net/ip.h — ip_decrease_ttl (the checksum as a
@@ -131,7 +131,7 @@ func decTTL(p *packet.Packet) bool {
 		b[8]--
 		return true
 	}
-	if b[7] <= 1 {
+	if len(b) < 40 || b[7] <= 1 {
 		return false
 	}
 	b[7]--

@@ -41,8 +41,9 @@ type host struct {
 	ifaces []*iface
 	byName map[string]*iface
 	lo     *iface
-	local4 map[[4]byte]bool
-	local6 map[[16]byte]bool
+	// Local addresses: a handful, so a scan beats a map.
+	local4 [][4]byte
+	local6 [][16]byte
 	routes []route
 }
 
@@ -53,8 +54,6 @@ const localIfaceName = "tun0"
 func newHost(h Host) (host, error) {
 	var hm host
 	hm.byName = map[string]*iface{}
-	hm.local4 = map[[4]byte]bool{}
-	hm.local6 = map[[16]byte]bool{}
 	add := func(name string, idx int) (*iface, error) {
 		if len(name) >= 16 || name == "" {
 			return nil, fmt.Errorf("vm: bad interface name %q", name)
@@ -113,9 +112,9 @@ func newHost(h Host) (host, error) {
 func (h *host) addLocal(i *iface, a netip.Addr) {
 	a = a.Unmap()
 	if a.Is4() {
-		h.local4[a.As4()] = true
+		h.local4 = append(h.local4, a.As4())
 	} else {
-		h.local6[a.As16()] = true
+		h.local6 = append(h.local6, a.As16())
 	}
 	if i != nil {
 		i.addrs = append(i.addrs, a)
@@ -141,12 +140,24 @@ func addrs(p *packet.Packet) (src, dst netip.Addr, ok bool) {
 // isLocal reports a local (or loopback) destination: such packets go to input.
 func (h *host) isLocal(a netip.Addr) bool {
 	if a.Is4() {
-		if a.As4()[0] == 127 {
+		b := a.As4()
+		if b[0] == 127 {
 			return true
 		}
-		return h.local4[a.As4()]
+		for _, l := range h.local4 {
+			if l == b {
+				return true
+			}
+		}
+		return false
 	}
-	return h.local6[a.As16()]
+	b := a.As16()
+	for _, l := range h.local6 {
+		if l == b {
+			return true
+		}
+	}
+	return false
 }
 
 // lookup is the fib lookup of a destination: the longest matching route.

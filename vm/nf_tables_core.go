@@ -37,7 +37,46 @@ func (m *machine) doChain(base int) (ruleset.VerdictCode, *Decision) {
 		}
 		r := &c.rules[ri]
 		m.verdict = ruleset.VerdictContinue
-		m.exec(r.code)
+		// The common non-matching rule is one or two fused word
+		// compares that BREAK; run those here without a call.
+		code := r.code
+	fast:
+		for i := range code {
+			in := &code[i]
+			switch in.op {
+			case opL4protoCmp:
+				p := m.pkt
+				if !p.HasL4 {
+					m.verdict = ruleset.VerdictBreak
+					break fast
+				}
+				// The register is only observable by later expressions
+				// of this rule (loads of slots the rule did not write are
+				// refused at load), so a failed compare needs no store.
+				w := uint32(p.L4Proto)
+				if (w&in.mask == in.imm) != (in.aux == 0) {
+					m.verdict = ruleset.VerdictBreak
+					break fast
+				}
+				m.store32(in.dreg, w)
+			case opPayloadThCmp:
+				p := m.pkt
+				start := p.ThOff + int(in.off)
+				if !p.HasL4 || p.FragOff != 0 || start+int(in.len) > len(p.Data) {
+					m.verdict = ruleset.VerdictBreak
+					break fast
+				}
+				w := loadWord(p.Data[start:], in.len)
+				if (w&in.mask == in.imm) != (in.aux == 0) {
+					m.verdict = ruleset.VerdictBreak
+					break fast
+				}
+				m.store32(in.dreg, w)
+			default:
+				m.exec(code[i:])
+				break fast
+			}
+		}
 		switch m.verdict {
 		case ruleset.VerdictContinue, ruleset.VerdictBreak:
 			ri++
