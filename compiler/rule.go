@@ -91,6 +91,7 @@ type rulectx struct {
 	l4    string
 	ll    bool
 	bad   bool
+	viaL4 bool
 	// lastTok is the end of the rule, for "unexpected newline" errors.
 	lastTok tok
 	stmts   int
@@ -632,7 +633,7 @@ func (r *rulectx) genDeps(x *xexpr) {
 		return
 	}
 	if x.dep != "" {
-		r.needL3(x.dep, x.t0)
+		r.needL3(x.dep, x.loc())
 		return
 	}
 	if x.kind != xPayload || x.proto == nil {
@@ -642,7 +643,7 @@ func (r *rulectx) genDeps(x *xexpr) {
 	switch p.layer {
 	case 2:
 		switch r.fam {
-		case ruleset.FamilyIPv4, ruleset.FamilyIPv6, ruleset.FamilyINet:
+		case ruleset.FamilyIPv4, ruleset.FamilyIPv6, ruleset.FamilyINet, ruleset.FamilyNetdev:
 			if !r.ll {
 				r.metaCmp(ruleset.MetaIiftype, []byte{1, 0})
 				r.ll = true
@@ -650,7 +651,7 @@ func (r *rulectx) genDeps(x *xexpr) {
 		}
 	case 25: // vlan: ether type 8021q first
 		switch r.fam {
-		case ruleset.FamilyIPv4, ruleset.FamilyIPv6, ruleset.FamilyINet:
+		case ruleset.FamilyIPv4, ruleset.FamilyIPv6, ruleset.FamilyINet, ruleset.FamilyNetdev:
 			if !r.ll {
 				r.metaCmp(ruleset.MetaIiftype, []byte{1, 0})
 				r.ll = true
@@ -662,15 +663,19 @@ func (r *rulectx) genDeps(x *xexpr) {
 			r.l3 = "vlan"
 		}
 	case 3:
-		r.needL3(p.name, x.t0)
+		r.needL3(p.name, x.loc())
 	case 4:
 		if r.l4 == p.name {
 			return
 		}
 		if p.name == "icmp" || p.name == "igmp" {
-			r.needL3("ip", x.t0)
+			r.viaL4 = true
+			r.needL3("ip", x.loc())
+			r.viaL4 = false
 		} else if p.name == "icmpv6" {
-			r.needL3("ip6", x.t0)
+			r.viaL4 = true
+			r.needL3("ip6", x.loc())
+			r.viaL4 = false
 		}
 		if r.bad {
 			return
@@ -679,7 +684,7 @@ func (r *rulectx) genDeps(x *xexpr) {
 			return
 		}
 		if r.l4 != "" {
-			r.fail(x.t0, "conflicting protocols specified: %s vs. %s", r.l4, p.name)
+			r.fail(x.loc(), "conflicting protocols specified: %s vs. %s", r.l4, p.name)
 			return
 		}
 		r.metaCmp(ruleset.MetaL4proto, []byte{byte(p.num)})
@@ -727,15 +732,17 @@ func (r *rulectx) needL3(name string, at tok) {
 			r.fail(at, "conflicting protocols specified: inet vs. %s", name)
 			return
 		}
-	case ruleset.FamilyBridge:
-		if r.l3 == "vlan" {
+	case ruleset.FamilyBridge, ruleset.FamilyNetdev:
+		switch {
+		case r.l3 == "vlan":
 			r.emit(&ruleset.Payload{Base: ruleset.BaseLink, Offset: 16, Len: 2, DReg: 1})
-		} else {
+			r.emit(&ruleset.Cmp{Op: ruleset.CmpEq, SReg: 1, Data: encodeU64(p.num, 2, bigEndian)})
+		case r.viaL4 && r.fam == ruleset.FamilyBridge:
 			r.emit(&ruleset.Payload{Base: ruleset.BaseLink, Offset: 12, Len: 2, DReg: 1})
+			r.emit(&ruleset.Cmp{Op: ruleset.CmpEq, SReg: 1, Data: encodeU64(p.num, 2, bigEndian)})
+		default:
+			r.metaCmp(ruleset.MetaProtocol, encodeU64(p.num, 2, bigEndian))
 		}
-		r.emit(&ruleset.Cmp{Op: ruleset.CmpEq, SReg: 1, Data: encodeU64(p.num, 2, bigEndian)})
-	case ruleset.FamilyNetdev:
-		r.metaCmp(ruleset.MetaProtocol, encodeU64(p.num, 2, bigEndian))
 	}
 	r.l3 = name
 }
@@ -1241,4 +1248,13 @@ func (r *rulectx) constBinops(lhs *xexpr, v []byte) ([]byte, bool) {
 		}
 		v = out
 	}
+}
+
+// loc spans the expression's tokens, for error locations.
+func (x *xexpr) loc() tok {
+	t := x.t0
+	if x.tEnd.end > t.end && x.tEnd.pos.Line == t.pos.Line {
+		t.end = x.tEnd.end
+	}
+	return t
 }
