@@ -1,7 +1,8 @@
 #!/bin/bash
-# Records what the running Linux kernel does with each replay case
+# Records what the running Linux kernel and nft do with each replay case
 # (ruleset.nft + traffic.pcap + params.json) and stores it as the case's
-# kernel.json, the reference the golden tests check nftgo against.
+# kernel.json (netlink.txt and listing.txt: what nft --debug=netlink -c and
+# nft list ruleset print), the references the golden tests check nftgo against.
 #
 # Needs root, nft, conntrack, /usr/bin/python3 with python3-scapy, and the
 # kernel oracle of ../shared/oracle (run from anywhere in the repository):
@@ -37,6 +38,23 @@ for c in "${cases[@]}"; do
 done
 status=0
 (cd "$stage" && "$oracle/runscen.py" --runs 2 "${check[@]}" "${cases[@]/#/$stage/}") || status=$?
+# nft's own view of each ruleset: the bytecode it sends and the listing
+# after the load, each from a fresh namespace (cmd/nftgo's tests compare).
+ns=nftgo_record_$$
+for c in "${cases[@]}"; do
+	ip netns add "$ns"
+	(cd "$here/$c" && ip netns exec "$ns" nft --debug=netlink -c -f ruleset.nft) >"$stage/$c/netlink.txt" || status=1
+	ip netns exec "$ns" nft -f "$here/$c/ruleset.nft" || status=1
+	ip netns exec "$ns" nft list ruleset >"$stage/$c/listing.txt" || status=1
+	ip netns del "$ns"
+	for f in netlink.txt listing.txt; do
+		if [ ${#check[@]} -gt 0 ]; then
+			diff -u "$here/$c/$f" "$stage/$c/$f" || status=1
+		else
+			cp "$stage/$c/$f" "$here/$c/$f"
+		fi
+	done
+done
 [ ${#check[@]} -gt 0 ] && exit $status
 for c in "${cases[@]}"; do
 	if [ -f "$stage/$c/kernel.json" ]; then
