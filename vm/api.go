@@ -42,6 +42,19 @@ type Host struct {
 type Config struct {
 	Host Host
 	CT   ct.Config
+	// Trace, when set, is called for every rule a packet runs to a verdict
+	// other than BREAK (including CONTINUE: all its expressions matched)
+	// and for every base-chain policy applied, in the spirit of
+	// `nft monitor trace`. The Decision is shared: copy it to keep it.
+	Trace func(TraceEvent)
+}
+
+// TraceEvent is one traced step: the rule (or policy) and its verdict at
+// a hook.
+type TraceEvent struct {
+	Hook    ruleset.Hook
+	Rule    *Decision
+	Verdict ruleset.VerdictCode
 }
 
 // Decision names what decided a packet's fate: a rule (by table, chain,

@@ -76,6 +76,7 @@ func (m *machine) load(rs *ruleset.Ruleset, cfg Config) error {
 		rs = &ruleset.Ruleset{}
 	}
 	m.cfg, m.rs = cfg, rs
+	m.trace = cfg.Trace
 	m.rnd = 0x9e3779b97f4a7c15
 	h, err := newHost(cfg.Host)
 	if err != nil {

@@ -99,6 +99,7 @@ type machine struct {
 	hooks     [2][5][]hookEntry
 	natChains [2][5][]int
 	ctActive  bool
+	trace     func(TraceEvent)
 	ct        *ct.Table
 	host      host
 

@@ -77,6 +77,9 @@ func (m *machine) doChain(base int) (ruleset.VerdictCode, *Decision) {
 				break fast
 			}
 		}
+		if m.verdict != ruleset.VerdictBreak && m.trace != nil {
+			m.trace(TraceEvent{Hook: m.hook, Rule: r.dec, Verdict: m.verdict})
+		}
 		switch m.verdict {
 		case ruleset.VerdictContinue, ruleset.VerdictBreak:
 			ri++
@@ -114,6 +117,9 @@ func (m *machine) doChain(base int) (ruleset.VerdictCode, *Decision) {
 // nft never asks for, so none are kept.
 func (m *machine) policy(base int) (ruleset.VerdictCode, *Decision) {
 	c := &m.chains[base]
+	if m.trace != nil {
+		m.trace(TraceEvent{Hook: m.hook, Rule: &c.polDec, Verdict: c.policy})
+	}
 	return c.policy, &c.polDec
 }
 

@@ -211,3 +211,28 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestTrace: the trace sees the jump, the user chain's return, and the
+// accepting rule, but not rules that broke.
+func TestTrace(t *testing.T) {
+	var got []string
+	tb := table(ruleset.FamilyINet, "t",
+		user("u", r(3, cmpw(Eq, 1, 1)), r(4, imm(Ret))),
+		base("f", ruleset.HookForward, 0, Drop,
+			r(1, metaLoad(L4), cmpw(Eq, 1, 6), imm(Acc)), // not tcp: breaks
+			r(2, jumpTo(Jmp, "u")),
+			r(5, counter()),
+			r(6, imm(Acc))))
+	tb.Chains[0].Rules[0].Exprs = []ruleset.Expr{metaLoad(NFP), cmpw(Eq, 1, 10)}
+	m, err := New(&ruleset.Ruleset{Tables: []*ruleset.Table{tb}}, Config{Host: routerHost(), Trace: func(ev TraceEvent) {
+		got = append(got, ev.Rule.Chain+":"+itoa(ev.Rule.RuleIndex)+" "+ev.Verdict.String())
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Receive(pkt(t, udp53), "wan", 1)
+	want := "f:1 jump,u:1 return,f:2 continue,f:3 accept"
+	if s := strings.Join(got, ","); s != want {
+		t.Errorf("trace %s, want %s", s, want)
+	}
+}
