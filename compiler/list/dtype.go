@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -263,6 +264,8 @@ func bitNames(d *dtype, v uint64) ([]string, bool) {
 type pmode struct {
 	numeric bool // NFT_CTX_OUTPUT_NUMERIC_ALL (inside ranges)
 	orList  bool // bitmask values as `syn | ack` (set elements, masks)
+	// commaList: bitmask values as `new,related` (statement arguments)
+	commaList bool
 }
 
 // valueText prints one constant of datatype d as nft list does.
@@ -318,7 +321,10 @@ func valueText(d *dtype, data []byte, o byteorder, bits int, m pmode) string {
 		if names, ok := bitNames(d, v); ok && len(names) > 0 && m.orList {
 			return strings.Join(names, " | ")
 		}
-		return fmt.Sprintf("0x%0*x", (bits+3)/4, v)
+		if names, ok := bitNames(d, v); ok && len(names) > 0 && m.commaList {
+			return strings.Join(names, ",")
+		}
+		return fmt.Sprintf("0x%x", v)
 	case kBoolean:
 		if toUint(data, o) != 0 {
 			return "exists"
@@ -341,11 +347,11 @@ func valueText(d *dtype, data []byte, o byteorder, bits int, m pmode) string {
 		return strconv.FormatUint(v, 10)
 	case kDate:
 		ns := toUint(data, o)
-		t := time.Unix(int64(ns/1e9), 0).In(time.Local)
+		t := time.Unix(int64(ns/1e9), 0).In(localZone())
 		return "\"" + t.Format("2006-01-02 15:04:05") + "\""
 	case kHour:
 		s := toUint(data, o)
-		_, off := time.Now().In(time.Local).Zone()
+		_, off := time.Now().In(localZone()).Zone()
 		s = uint64((int64(s) + int64(off)) % 86400)
 		if int64(s) < 0 {
 			s += 86400
@@ -356,12 +362,73 @@ func valueText(d *dtype, data []byte, o byteorder, bits int, m pmode) string {
 		}
 		return r + "\""
 	case kTime:
+		if m.numeric {
+			return strconv.FormatUint(toUint(data, o)/1000, 10) + "s"
+		}
 		return timeText(toUint(data, o))
 	}
 	if len(data) > 8 {
-		return "0x" + fmt.Sprintf("%x", data)
+		return bigHex(data, o)
 	}
 	return strconv.FormatUint(toUint(data, o), 10)
+}
+
+// bigHex prints a value wider than 64 bits as 0x… without leading zeros.
+func bigHex(data []byte, o byteorder) string {
+	if o == boHost {
+		data = reverse(data)
+	}
+	h := strings.TrimLeft(fmt.Sprintf("%x", data), "0")
+	if h == "" {
+		h = "0"
+	}
+	return "0x" + h
+}
+
+// localZone is the zone nft's localtime() would use: Go ignores POSIX TZ
+// strings such as the corpus's TZ=UTC-2, so those are parsed here (the
+// sign is inverted: UTC-2 is two hours east).
+func localZone() *time.Location {
+	tz := os.Getenv("TZ")
+	if tz == "" {
+		return time.Local
+	}
+	if l, err := time.LoadLocation(tz); err == nil {
+		return l
+	}
+	i := 0
+	for i < len(tz) && (tz[i] >= 'A' && tz[i] <= 'Z' || tz[i] >= 'a' && tz[i] <= 'z') {
+		i++
+	}
+	if i < 3 || i == len(tz) {
+		return time.Local
+	}
+	sign := 1
+	rest := tz[i:]
+	switch rest[0] {
+	case '-':
+		sign = -1
+		rest = rest[1:]
+	case '+':
+		rest = rest[1:]
+	}
+	secs, mul := 0, 3600
+	for _, part := range strings.SplitN(rest, ":", 3) {
+		j := 0
+		for j < len(part) && part[j] >= '0' && part[j] <= '9' {
+			j++
+		}
+		n, err := strconv.Atoi(part[:j])
+		if err != nil {
+			return time.Local
+		}
+		secs += n * mul
+		mul /= 60
+		if j < len(part) {
+			break
+		}
+	}
+	return time.FixedZone(tz[:i], -sign*secs)
 }
 
 // stringText prints an interface name: NUL-padded, `*` for a prefix

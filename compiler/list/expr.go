@@ -38,7 +38,7 @@ func (p *payloadExpr) dtype() *dtype {
 	if p.f != nil {
 		return p.f.dt
 	}
-	return dtInteger
+	return dtRawHex
 }
 
 var baseNames = []string{"ll", "nh", "th", "ih"}

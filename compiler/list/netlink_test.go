@@ -543,14 +543,16 @@ func parseExprBody(name, body string) (ruleset.Expr, error) {
 		}
 		return &ruleset.Meta{Key: metaKeys[f[1]], Set: true, SReg: reg(f[4])}, nil
 	case "ct":
-		if f[0] == "load" {
-			c := &ruleset.Ct{Key: ctKeys[f[1]], DReg: reg(f[4]), Direction: ruleset.CtDirUnset}
-			if len(f) >= 7 && f[5] == "dir" {
-				c.Direction = map[string]int{"original": 0, "reply": 1}[f[6]]
+		dir := ruleset.CtDirUnset
+		for i := range f {
+			if f[i] == "dir" && i+1 < len(f) {
+				dir = map[string]int{"original": 0, "reply": 1}[f[i+1]]
 			}
-			return c, nil
 		}
-		return &ruleset.Ct{Key: ctKeys[f[1]], Set: true, SReg: reg(f[4]), Direction: ruleset.CtDirUnset}, nil
+		if f[0] == "load" {
+			return &ruleset.Ct{Key: ctKeys[f[1]], DReg: reg(f[4]), Direction: dir}, nil
+		}
+		return &ruleset.Ct{Key: ctKeys[f[1]], Set: true, SReg: reg(f[4]), Direction: dir}, nil
 	case "lookup":
 		l := &ruleset.Lookup{SReg: reg(f[1]), Set: f[3]}
 		for i := 4; i < len(f); i++ {

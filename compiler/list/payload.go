@@ -22,6 +22,10 @@ func (c *rctx) protoAt(base ruleset.PayloadBase, off int) *protoDesc {
 	if base == ruleset.BaseLink && d == protoVLAN && off < 112 {
 		return protoEth
 	}
+	if d == nil && base == ruleset.BaseTransport {
+		// nft's proto_th: the ports of any transport header
+		return protoTH
+	}
 	return d
 }
 
@@ -237,7 +241,7 @@ func (c *rctx) payloadMatch(op string, raw *payloadExpr, data []byte) {
 	}
 	if rem > 0 {
 		r := &payloadExpr{base: raw.base, off: cur, bits: rem}
-		c.emit(&matchStmt{op: op, left: r, right: &valueExpr{dt: dtInteger, data: extractBits(data, cur-raw.off, rem), order: boBig, bits: rem}})
+		c.emit(&matchStmt{op: op, left: r, right: &valueExpr{dt: dtRawHex, data: extractBits(data, cur-raw.off, rem), order: boBig, bits: rem}})
 	}
 }
 

@@ -527,6 +527,12 @@ type mangleStmt struct {
 func (m *mangleStmt) text(b *strings.Builder) {
 	m.key.text(b)
 	b.WriteString(" set ")
+	if v, ok := m.val.(*valueExpr); ok && v.dt.kind == kBitmask {
+		c := *v
+		c.mode.commaList = true
+		c.text(b)
+		return
+	}
 	m.val.text(b)
 }
 
