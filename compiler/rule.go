@@ -1115,6 +1115,24 @@ func (c *compiler) scalar(lhs *xexpr, s string, quoted bool) ([]byte, error) {
 		if s == "default" {
 			return encodeU64(0, 4, hostEndian), nil
 		}
+	case tDay:
+		v, err := parseDay(s)
+		if err != nil {
+			return nil, err
+		}
+		return encodeU64(v, 1, hostEndian), nil
+	case tHour:
+		v, err := parseHour(s)
+		if err != nil {
+			return nil, err
+		}
+		return encodeU64(v, 4, hostEndian), nil
+	case tDate:
+		v, err := parseDate(s)
+		if err != nil {
+			return nil, err
+		}
+		return encodeU64(v, 8, hostEndian), nil
 	case tTime:
 		ms, err := parseTime(s)
 		if err != nil {
