@@ -36,30 +36,33 @@ func (m *machine) receive(p *packet.Packet, ifname string, now int64) Result {
 	if p.NFProto != packet.NFProtoIPv4 && p.NFProto != packet.NFProtoIPv6 {
 		return m.res
 	}
-	src, _, _ := addrs(p)
+	src, _ := rawAddrs(p)
+	if src == nil {
+		return m.res
+	}
 	if ifname != "" {
 		m.in = m.host.byName[ifname]
 	}
 	if m.in == nil {
-		m.in = m.host.lookup(src)
+		m.in = m.host.route(src)
 	}
 	if !m.runHook(ruleset.HookPrerouting, "prerouting") {
 		return m.finish()
 	}
 	// Routing uses the destination after DNAT.
-	src, dst, _ := addrs(p)
-	if m.host.isLocal(dst) {
-		if m.host.isLocal(src) && m.in != m.host.lo {
+	src, dst := rawAddrs(p)
+	if m.host.local(dst) {
+		if m.host.local(src) && m.in != m.host.lo {
 			// Martian source: ip_route_input_slow drops it.
 			return m.kernelDrop("routing")
 		}
 		m.runHook(ruleset.HookInput, "input")
 		return m.finish()
 	}
-	if m.host.isLocal(src) {
+	if m.host.local(src) {
 		return m.kernelDrop("routing")
 	}
-	m.out = m.host.lookup(dst)
+	m.out = m.host.route(dst)
 	if m.out == nil || m.out == m.host.lo {
 		return m.kernelDrop("routing")
 	}
@@ -81,9 +84,12 @@ func (m *machine) send(p *packet.Packet, now int64) Result {
 	if p.NFProto != packet.NFProtoIPv4 && p.NFProto != packet.NFProtoIPv6 {
 		return m.res
 	}
-	_, dst, _ := addrs(p)
-	m.out = m.host.lookup(dst)
-	if m.host.isLocal(dst) {
+	_, dst := rawAddrs(p)
+	if dst == nil {
+		return m.res
+	}
+	m.out = m.host.route(dst)
+	if m.host.local(dst) {
 		m.out = m.host.lo
 	}
 	if m.out == nil {
@@ -94,10 +100,10 @@ func (m *machine) send(p *packet.Packet, now int64) Result {
 		return m.finish()
 	}
 	// Re-route after output (DNAT or mark may have changed the route).
-	_, dst, _ = addrs(p)
-	if m.host.isLocal(dst) {
+	_, dst = rawAddrs(p)
+	if m.host.local(dst) {
 		m.out = m.host.lo
-	} else if o := m.host.lookup(dst); o != nil {
+	} else if o := m.host.route(dst); o != nil {
 		m.out = o
 	}
 	if !m.runHook(ruleset.HookPostrouting, "postrouting") || m.out != m.host.lo {

@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -45,6 +46,21 @@ type host struct {
 	local4 [][4]byte
 	local6 [][16]byte
 	routes []route
+	// The same routes by family as raw words, longest prefix first, for
+	// the per-packet lookup.
+	r4 []route4
+	r6 []route6
+}
+
+type route4 struct {
+	net, mask uint32
+	dev       *iface
+}
+
+type route6 struct {
+	net  [16]byte
+	bits int
+	dev  *iface
 }
 
 // localIfaceName is the one interface of a host given only local
@@ -106,6 +122,19 @@ func newHost(h Host) (host, error) {
 		hm.routes = append(hm.routes, route{r.Prefix.Masked(), i})
 	}
 	sort.SliceStable(hm.routes, func(a, b int) bool { return hm.routes[a].prefix.Bits() > hm.routes[b].prefix.Bits() })
+	for _, r := range hm.routes {
+		a := r.prefix.Addr()
+		if a.Is4() {
+			b := a.As4()
+			var mask uint32
+			if r.prefix.Bits() > 0 {
+				mask = ^uint32(0) << (32 - r.prefix.Bits())
+			}
+			hm.r4 = append(hm.r4, route4{binary.BigEndian.Uint32(b[:]) & mask, mask, r.dev})
+		} else {
+			hm.r6 = append(hm.r6, route6{a.As16(), r.prefix.Bits(), r.dev})
+		}
+	}
 	return hm, nil
 }
 
@@ -119,6 +148,77 @@ func (h *host) addLocal(i *iface, a netip.Addr) {
 	if i != nil {
 		i.addrs = append(i.addrs, a)
 	}
+}
+
+// lookup4 and lookup6 are the fib lookup on raw addresses.
+func (h *host) lookup4(a []byte) *iface {
+	v := binary.BigEndian.Uint32(a)
+	for i := range h.r4 {
+		if v&h.r4[i].mask == h.r4[i].net {
+			return h.r4[i].dev
+		}
+	}
+	return nil
+}
+
+func (h *host) lookup6(a []byte) *iface {
+	for i := range h.r6 {
+		r := &h.r6[i]
+		n := r.bits / 8
+		if string(a[:n]) != string(r.net[:n]) {
+			continue
+		}
+		if rem := r.bits % 8; rem != 0 && (a[n]^r.net[n])&(0xff<<(8-rem)) != 0 {
+			continue
+		}
+		return r.dev
+	}
+	return nil
+}
+
+// route looks up a packet address (4 or 16 bytes).
+func (h *host) route(a []byte) *iface {
+	if len(a) == 4 {
+		return h.lookup4(a)
+	}
+	return h.lookup6(a)
+}
+
+// local reports a local (or loopback) address given as packet bytes.
+func (h *host) local(a []byte) bool {
+	if len(a) == 4 {
+		if a[0] == 127 {
+			return true
+		}
+		for _, l := range h.local4 {
+			if string(l[:]) == string(a) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, l := range h.local6 {
+		if string(l[:]) == string(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// rawAddrs returns the packet's source and destination address bytes.
+func rawAddrs(p *packet.Packet) (src, dst []byte) {
+	b := p.Network()
+	switch p.NFProto {
+	case packet.NFProtoIPv4:
+		if len(b) >= 20 {
+			return b[12:16], b[16:20]
+		}
+	case packet.NFProtoIPv6:
+		if len(b) >= 40 {
+			return b[8:24], b[24:40]
+		}
+	}
+	return nil, nil
 }
 
 // addrs returns the packet's source and destination addresses.
@@ -135,37 +235,4 @@ func addrs(p *packet.Packet) (src, dst netip.Addr, ok bool) {
 		}
 	}
 	return src, dst, false
-}
-
-// isLocal reports a local (or loopback) destination: such packets go to input.
-func (h *host) isLocal(a netip.Addr) bool {
-	if a.Is4() {
-		b := a.As4()
-		if b[0] == 127 {
-			return true
-		}
-		for _, l := range h.local4 {
-			if l == b {
-				return true
-			}
-		}
-		return false
-	}
-	b := a.As16()
-	for _, l := range h.local6 {
-		if l == b {
-			return true
-		}
-	}
-	return false
-}
-
-// lookup is the fib lookup of a destination: the longest matching route.
-func (h *host) lookup(a netip.Addr) *iface {
-	for i := range h.routes {
-		if h.routes[i].prefix.Contains(a) {
-			return h.routes[i].dev
-		}
-	}
-	return nil
 }
