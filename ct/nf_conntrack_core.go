@@ -94,7 +94,7 @@ type Table struct {
 type params struct {
 	tcp                          [tcpTimeoutMax]uint32 // jiffies
 	udp, udpStream, icmp, icmpv6 uint32
-	generic                      uint32
+	generic, gre, greStream      uint32
 	checksum, loose, beLiberal   bool
 	ignoreInvalidRST, acct       bool
 	maxRetrans                   uint8
@@ -128,6 +128,8 @@ func NewTable(cfg Config) *Table {
 	p.icmp = j("nf_conntrack_icmp_timeout")
 	p.icmpv6 = j("nf_conntrack_icmpv6_timeout")
 	p.generic = j("nf_conntrack_generic_timeout")
+	p.gre = j("nf_conntrack_gre_timeout")
+	p.greStream = j("nf_conntrack_gre_timeout_stream")
 	p.checksum = cfg.sysctl("nf_conntrack_checksum") != 0
 	p.loose = cfg.sysctl("nf_conntrack_tcp_loose") != 0
 	p.beLiberal = cfg.sysctl("nf_conntrack_tcp_be_liberal") != 0
@@ -608,6 +610,8 @@ func (t *Table) packet(c *Conn, p *packet.Packet, l4 []byte, info Info, hook uin
 		if c.orig.L3 == packet.NFProtoIPv6 {
 			return t.icmpPacket(c, p, info, j, t.p.icmpv6)
 		}
+	case packet.ProtoGRE:
+		return t.grePacket(c, p, info, j)
 	}
 	return t.genericPacket(c, p, info, j)
 }

@@ -58,6 +58,12 @@ func appendTuple(b []byte, t *Tuple) []byte {
 		b = append(b, " dport="...)
 		b = strconv.AppendUint(b, uint64(t.DstPort), 10)
 		b = append(b, ' ')
+	case t.Proto == packet.ProtoGRE:
+		b = append(b, "srckey=0x"...)
+		b = strconv.AppendUint(b, uint64(t.SrcPort), 16)
+		b = append(b, " dstkey=0x"...)
+		b = strconv.AppendUint(b, uint64(t.DstPort), 16)
+		b = append(b, ' ')
 	case t.Proto == packet.ProtoICMP || t.Proto == packet.ProtoICMPv6:
 		b = append(b, "type="...)
 		b = strconv.AppendUint(b, uint64(t.DstPort>>8), 10)

@@ -66,3 +66,33 @@ func TestListCounters(t *testing.T) {
 		t.Errorf("reply counters %d %d %v", p, by, ok)
 	}
 }
+
+// GRE: version 0 has no keys and becomes an ASSURED 180 s stream on the
+// first packet after a reply; PPTP's GRE v1 keys the tuple by call id.
+// Lines as kernel 6.18 listed them in an oracle run (packets 1 ms apart,
+// dumped at once).
+func TestListGRE(t *testing.T) {
+	gre0 := []byte{0x00, 0x00, 0x08, 0x00}
+	gre0 = append(gre0, make([]byte, 20)...)
+	pptp := []byte{0x20, 0x01, 0x88, 0x0b, 0x00, 0x04, 0x00, 0x07, 0, 0, 0, 0}
+	specs := []testpkt.Spec{
+		{Src: "198.51.100.2", Dst: "203.0.113.10", Proto: "47", Payload: gre0},
+		{Src: "203.0.113.10", Dst: "198.51.100.2", Proto: "47", Payload: gre0},
+		{Src: "198.51.100.2", Dst: "203.0.113.10", Proto: "47", Payload: gre0},
+		{Src: "198.51.100.3", Dst: "203.0.113.10", Proto: "47", Payload: pptp},
+	}
+	tab := newTable(t)
+	for i, s := range specs {
+		pass(t, tab, pkt(t, s), sec(float64(i)*0.001))
+	}
+	want := []string{
+		"gre      47 179 src=198.51.100.2 dst=203.0.113.10 srckey=0x0 dstkey=0x0 src=203.0.113.10 dst=198.51.100.2 srckey=0x0 dstkey=0x0 [ASSURED] mark=0 use=1",
+		"gre      47 29 src=198.51.100.3 dst=203.0.113.10 srckey=0x0 dstkey=0x7 [UNREPLIED] src=203.0.113.10 dst=198.51.100.3 srckey=0x7 dstkey=0x0 mark=0 use=1",
+	}
+	got := lines(list(t, tab, sec(0.5)))
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

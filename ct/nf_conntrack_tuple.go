@@ -134,6 +134,13 @@ func tupleFrom(t *Tuple, nh []byte, l3, proto uint8, l4 []byte) bool {
 		}
 		t.SrcPort = binary.BigEndian.Uint16(l4[4:])
 		t.DstPort = uint16(l4[0])<<8 | uint16(l4[1])
+	case proto == packet.ProtoGRE:
+		// gre_pkt_to_tuple: only PPTP's enhanced GRE (version 1) has a
+		// key, the call id, as destination key; the source key comes from
+		// the PPTP helper's keymap, which nftgo does not have (0).
+		if len(l4) >= 8 && l4[1]&7 == 1 {
+			t.DstPort = binary.BigEndian.Uint16(l4[6:])
+		}
 	}
 	return true
 }
