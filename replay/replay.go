@@ -56,6 +56,7 @@ type Replay struct {
 	hooks map[chainKey]string
 	pkt   packet.Packet
 	buf   []byte
+	tbuf  []byte // --trace lines of the current packet
 	index int
 	clock int64
 }
@@ -71,11 +72,17 @@ func New(rs *ruleset.Ruleset, cfg Config) (*Replay, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := vm.New(rs, vm.Config{Host: cfg.Host, CT: cfg.CT})
+	r := &Replay{cfg: cfg, rt: rt, hooks: map[chainKey]string{}, buf: make([]byte, 0, 512)}
+	vc := vm.Config{Host: cfg.Host, CT: cfg.CT}
+	if cfg.Trace && cfg.Text != nil {
+		vc.Trace = r.onTrace
+		r.tbuf = make([]byte, 0, 512)
+	}
+	m, err := vm.New(rs, vc)
 	if err != nil {
 		return nil, err
 	}
-	r := &Replay{M: m, cfg: cfg, rt: rt, hooks: map[chainKey]string{}, buf: make([]byte, 0, 512)}
+	r.M = m
 	for _, t := range rs.Tables {
 		for _, c := range t.Chains {
 			if c.Hook != nil {
@@ -84,6 +91,40 @@ func New(rs *ruleset.Ruleset, cfg Config) (*Replay, error) {
 		}
 	}
 	return r, nil
+}
+
+// onTrace records one rule or policy the packet met, in the spirit of
+// `nft monitor trace`: hook, chain, rule position and handle, verdict.
+func (r *Replay) onTrace(ev vm.TraceEvent) {
+	d := ev.Rule
+	b := append(r.tbuf, "\n        "...)
+	if d == nil {
+		r.tbuf = append(b, ev.Verdict.String()...)
+		return
+	}
+	b = append(b, hookName(d.Family, ev.Hook)...)
+	b = append(b, ": "...)
+	b = append(b, d.Family.String()...)
+	b = append(b, ' ')
+	b = append(b, d.Table...)
+	b = append(b, ' ')
+	b = append(b, d.Chain...)
+	if d.Policy {
+		b = append(b, " policy "...)
+	} else {
+		b = append(b, " rule "...)
+		b = strconv.AppendInt(b, int64(d.RuleIndex), 10)
+		b = append(b, " (handle "...)
+		b = strconv.AppendUint(b, d.Handle, 10)
+		b = append(b, ") "...)
+	}
+	switch ev.Verdict {
+	case ruleset.VerdictContinue:
+		b = append(b, "matched"...)
+	default:
+		b = append(b, ev.Verdict.String()...)
+	}
+	r.tbuf = b
 }
 
 // Now is the replay clock: the latest record timestamp seen so far.
@@ -239,7 +280,19 @@ func (r *Replay) emit(idx int, p *packet.Packet, res *vm.Result, iface string, l
 		default:
 			b = append(b, "(no base chain decided)"...)
 		}
+		if res.Logged > 0 {
+			b = append(b, "  log"...)
+			if res.LogPrefix != "" {
+				b = append(b, ' ')
+				b = strconv.AppendQuote(b, res.LogPrefix)
+			}
+		}
+		if res.Reject != nil {
+			b = append(b, "  (rejected: the host answers)"...)
+		}
 		if r.cfg.Trace {
+			b = append(b, r.tbuf...)
+			r.tbuf = r.tbuf[:0]
 			b = append(b, "\n        path: "...)
 			if local {
 				b = append(b, "local out"...)
