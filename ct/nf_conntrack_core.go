@@ -77,6 +77,7 @@ type Table struct {
 	used  int
 
 	grave []uint32 // killed entries still attached to the packet in flight
+	zone  uint16   // zone of the packet In is working on
 
 	nextGC uint32
 	gcInit bool
@@ -521,7 +522,15 @@ const (
 //
 // Ref: net/netfilter/nf_conntrack_core.c — nf_conntrack_in, resolve_normal_ct
 func (t *Table) In(p *packet.Packet, hook uint8, now int64) (c *Conn, info Info, drop bool) {
+	return t.InZone(p, hook, 0, now)
+}
+
+// InZone is In for a packet whose conntrack template (`ct zone set` in a
+// chain before priority -200) puts it in zone: lookups, new entries and
+// ICMP error lookups use that zone.
+func (t *Table) InZone(p *packet.Packet, hook uint8, zone uint16, now int64) (c *Conn, info Info, drop bool) {
 	j := jiffies(now)
+	t.zone = zone
 	if p == nil || !p.HasL4 || p.FragOff != 0 || p.ThOff > len(p.Data) ||
 		(p.NFProto != packet.NFProtoIPv4 && p.NFProto != packet.NFProtoIPv6) {
 		t.Stats.Invalid++
@@ -543,9 +552,9 @@ func (t *Table) In(p *packet.Packet, hook uint8, now int64) (c *Conn, info Info,
 		t.Stats.Invalid++
 		return nil, NoInfo, false
 	}
-	h := tup.hash(0, t.seed)
+	h := tup.hash(zone, t.seed)
 	for range 3 {
-		idx, dir, found := t.find(&tup, 0, h, j)
+		idx, dir, found := t.find(&tup, zone, h, j)
 		if found {
 			t.Stats.Found++
 			c = t.conn(idx)
@@ -569,6 +578,7 @@ func (t *Table) In(p *packet.Packet, hook uint8, now int64) (c *Conn, info Info,
 			if drop {
 				return nil, NoInfo, true
 			}
+			c.Zone = zone
 			info = New
 		}
 		v := t.packet(c, p, l4, info, hook, j)

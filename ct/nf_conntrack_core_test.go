@@ -262,3 +262,24 @@ func TestChunkOf(t *testing.T) {
 	}
 	_ = fmt.Sprint()
 }
+
+// Zones separate otherwise identical flows; the listing shows zone=Z.
+func TestZones(t *testing.T) {
+	tab := newTable(t)
+	p := pkt(t, udp("10.0.0.1", "10.0.0.2", 1, 2))
+	c1, i1, _ := tab.InZone(p, HookPrerouting, 0, sec(0))
+	tab.Confirm(c1, i1, sec(0))
+	c2, i2, _ := tab.InZone(p, HookPrerouting, 5, sec(0))
+	tab.Confirm(c2, i2, sec(0))
+	if c1 == c2 || i2 != New || tab.Count() != 2 {
+		t.Fatalf("zone 5 shares zone 0's entry: %v %d", c1 == c2, tab.Count())
+	}
+	tup, _ := TupleOf(p)
+	if tab.Find(tup, 5, sec(0)) != c2 || tab.Find(tup, 0, sec(0)) != c1 {
+		t.Error("Find ignores zones")
+	}
+	out := list(t, tab, sec(0))
+	if strings.Count(out, "zone=5 use=1") != 1 || strings.Count(out, "zone=") != 1 {
+		t.Errorf("listing:\n%s", out)
+	}
+}

@@ -135,7 +135,7 @@ func (t *Table) inetError(inner []byte, l3 uint8, outer [16]byte, j uint32) (*Co
 		t.Stats.Invalid++
 		return nil, NoInfo, true
 	}
-	idx, dir, found := t.find(&inv, 0, inv.hash(0, t.seed), j)
+	idx, dir, found := t.find(&inv, t.zone, inv.hash(t.zone, t.seed), j)
 	if !found {
 		t.Stats.Invalid++
 		return nil, NoInfo, true
