@@ -46,6 +46,10 @@ func (m *machine) receive(p *packet.Packet, ifname string, now int64) Result {
 	if m.in == nil {
 		m.in = m.host.route(src)
 	}
+	// Ref: net/core/dev.c — nf_hook_ingress, before the IP layer.
+	if m.in != nil && len(m.in.ingress) > 0 && !m.runEntries(m.in.ingress, ruleset.HookIngress, "ingress") {
+		return m.finish()
+	}
 	if !m.runHook(ruleset.HookPrerouting, "prerouting") {
 		return m.finish()
 	}
@@ -72,7 +76,9 @@ func (m *machine) receive(p *packet.Packet, ifname string, now int64) Result {
 	if !m.runHook(ruleset.HookForward, "forward") {
 		return m.finish()
 	}
-	m.runHook(ruleset.HookPostrouting, "postrouting")
+	if m.runHook(ruleset.HookPostrouting, "postrouting") {
+		m.egressHook()
+	}
 	return m.finish()
 }
 
@@ -106,7 +112,11 @@ func (m *machine) send(p *packet.Packet, now int64) Result {
 	} else if o := m.host.route(dst); o != nil {
 		m.out = o
 	}
-	if !m.runHook(ruleset.HookPostrouting, "postrouting") || m.out != m.host.lo {
+	if !m.runHook(ruleset.HookPostrouting, "postrouting") {
+		return m.finish()
+	}
+	if m.out != m.host.lo {
+		m.egressHook()
 		return m.finish()
 	}
 	// A packet to a local address comes back in on lo: prerouting, then
@@ -116,6 +126,15 @@ func (m *machine) send(p *packet.Packet, now int64) Result {
 		m.runHook(ruleset.HookInput, "input")
 	}
 	return m.finish()
+}
+
+// egressHook runs the out device's netdev egress chains.
+//
+// Ref: net/core/dev.c — nf_hook_egress.
+func (m *machine) egressHook() {
+	if m.out != nil && len(m.out.egress) > 0 {
+		m.runEntries(m.out.egress, ruleset.HookNetdevEgress, "egress")
+	}
 }
 
 // decTTL is ip_decrease_ttl / the IPv6 hop-limit decrement before the
@@ -171,13 +190,20 @@ func (m *machine) finish() Result {
 //
 // Ref: net/netfilter/core.c — nf_hook_slow.
 func (m *machine) runHook(h ruleset.Hook, stage string) bool {
+	return m.runEntries(m.hooks[m.af][h], h, stage)
+}
+
+func (m *machine) runEntries(ents []hookEntry, h ruleset.Hook, stage string) bool {
 	m.hook = h
-	ents := m.hooks[m.af][h]
 	for i := range ents {
 		e := &ents[i]
 		switch e.kind {
 		case entChain:
+			if e.pf != 0 {
+				m.nfproto = e.pf
+			}
 			v, dec := m.doChain(e.chain)
+			m.nfproto = m.pkt.NFProto
 			if !m.verdictOK(v, dec) {
 				return false
 			}

@@ -15,6 +15,9 @@ type iface struct {
 	idx   int
 	nameB [16]byte // IFNAMSIZ, NUL-padded, as meta iifname loads it
 	addrs []netip.Addr
+	// ingress and egress are the device's netdev (and inet ingress) hook
+	// entries in priority order.
+	ingress, egress []hookEntry
 }
 
 func (i *iface) index() int {

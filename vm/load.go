@@ -878,6 +878,28 @@ func (m *machine) buildHooks() {
 			continue
 		}
 		h := c.src.Hook.Hook
+		if t.Family == ruleset.FamilyNetdev || (t.Family == ruleset.FamilyINet && h == ruleset.HookIngress) {
+			// Ingress and egress hooks hang off their devices; inet
+			// ingress chains join the device's netdev ingress list
+			// (nf_register_net_hook). Devices the host lacks never see
+			// a packet.
+			e := hookEntry{kind: entChain, prio: c.src.Hook.Priority, seq: c.regSeq, chain: ci}
+			if t.Family == ruleset.FamilyNetdev {
+				e.pf = uint8(ruleset.FamilyNetdev)
+			}
+			for _, dev := range c.src.Hook.Devices {
+				i := m.host.byName[dev]
+				if i == nil {
+					continue
+				}
+				if t.Family == ruleset.FamilyNetdev && h == ruleset.HookNetdevEgress {
+					i.egress = append(i.egress, e)
+				} else {
+					i.ingress = append(i.ingress, e)
+				}
+			}
+			continue
+		}
 		if h > ruleset.HookPostrouting {
 			continue
 		}
@@ -887,6 +909,16 @@ func (m *machine) buildHooks() {
 				continue
 			}
 			add(af, h, hookEntry{kind: entChain, prio: c.src.Hook.Priority, seq: c.regSeq, chain: ci})
+		}
+	}
+	for _, i := range m.host.ifaces {
+		for _, es := range [][]hookEntry{i.ingress, i.egress} {
+			sort.SliceStable(es, func(a, b int) bool {
+				if es[a].prio != es[b].prio {
+					return es[a].prio < es[b].prio
+				}
+				return es[a].seq > es[b].seq
+			})
 		}
 	}
 	for af := 0; af < 2; af++ {

@@ -73,6 +73,9 @@ type hookEntry struct {
 	prio  int32
 	seq   int
 	chain int
+	// pf overrides the hook's protocol family while the chain runs:
+	// netdev chains see NFPROTO_NETDEV (meta nfproto 5).
+	pf uint8
 }
 
 // Address families the hook tables are indexed by.

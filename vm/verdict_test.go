@@ -236,3 +236,33 @@ func TestTrace(t *testing.T) {
 		t.Errorf("trace %s, want %s", s, want)
 	}
 }
+
+// TestNetdevHooks: netdev ingress runs before prerouting on its device only
+// (meta nfproto reads 5 there), inet ingress joins the same list by
+// priority, netdev egress runs after postrouting on the out device.
+func TestNetdevHooks(t *testing.T) {
+	dev := func(c *ruleset.Chain, d string) *ruleset.Chain { c.Hook.Devices = []string{d}; return c }
+	nd := table(ruleset.FamilyNetdev, "n",
+		// [ meta load nfproto => reg 1 ] [ cmp eq reg 1 0x00000005 ]
+		dev(base("in_wan", ruleset.HookNetdevIngress, 0, Acc, r(1, metaLoad(NFP), cmpw(Eq, 1, 5), counter())), "wan"),
+		dev(base("in_lan", ruleset.HookNetdevIngress, 0, Drop), "lan"),
+		dev(base("eg_lan", ruleset.HookNetdevEgress, 0, Acc, r(2, counter(), imm(Acc))), "lan"))
+	in := table(ruleset.FamilyINet, "i",
+		dev(base("ing", ruleset.HookIngress, -10, Acc, r(3, metaLoad(NFP), cmpw(Eq, 1, 2), counter())), "wan"))
+	m := newMachine(t, routerHost(), nd, in)
+	res := m.Receive(pkt(t, udp53), "wan", 1)
+	if res.Verdict != Acc || decided(res) != "eg_lan:0" || res.Out != "lan" {
+		t.Errorf("wan → lan: %v by %s out %q, want accept by eg_lan:0", res.Verdict, decided(res), res.Out)
+	}
+	back := testpkt.Spec{Src: "203.0.113.9", Dst: "198.51.100.2", Proto: "udp", Sport: 53, Dport: 5000}
+	if res := m.Receive(pkt(t, back), "lan", 1); res.Verdict != Drop || decided(res) != "in_lan:policy" {
+		t.Errorf("lan ingress: %v by %s", res.Verdict, decided(res))
+	}
+	snap := m.Snapshot(1)
+	if c := snap.Tables[0].Chains[0].Rules[0].Exprs[2].(*ruleset.Counter); c.Packets != 1 {
+		t.Errorf("netdev nfproto 5 counter %d", c.Packets)
+	}
+	if c := snap.Tables[1].Chains[0].Rules[0].Exprs[2].(*ruleset.Counter); c.Packets != 1 {
+		t.Errorf("inet ingress nfproto 2 counter %d", c.Packets)
+	}
+}
