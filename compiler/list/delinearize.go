@@ -140,6 +140,8 @@ func (c *rctx) expr(e ruleset.Expr) {
 			bits: int(x.Len) * 8, order: boBig})
 	case *ruleset.PayloadWrite:
 		c.payloadWrite(x)
+	case *ruleset.Exthdr:
+		c.exthdr(x)
 	case *ruleset.Meta:
 		m := &metaExpr{key: x.Key}
 		if x.Set {
@@ -682,5 +684,43 @@ func (c *rctx) killAt(b ruleset.PayloadBase) {
 	if i := c.deps[b]; i >= 0 {
 		c.dead[i] = true
 		c.deps[b] = -1
+	}
+}
+
+// exthdr decodes extension header and option loads, writes and resets.
+//
+// Ref: nftables src/netlink_delinearize.c — netlink_parse_exthdr;
+// src/payload.c — exthdr_dependency_kill
+func (c *rctx) exthdr(x *ruleset.Exthdr) {
+	present := x.Flags&ruleset.ExthdrFPresent != 0
+	e := newExthdr(x.Op, x.Type, int(x.Offset)*8, int(x.Len)*8, present)
+	switch x.Op {
+	case ruleset.ExthdrOpTCPOpt:
+		c.killDepSlot(ruleset.BaseTransport)
+	case ruleset.ExthdrOpIPv6, ruleset.ExthdrOpIPv4:
+		c.killDepSlot(ruleset.BaseNetwork)
+	}
+	switch {
+	case x.Reset:
+		var b strings.Builder
+		e.present = true
+		e.text(&b)
+		c.emit(&plainStmt{s: "reset " + b.String(), j: jobj{{"reset", e.json()}}})
+	case x.Write:
+		c.emit(&mangleStmt{key: e, val: c.typed(c.get(x.SReg), e.dtype(), boBig, e.bits)})
+	default:
+		nb := int(x.Len) * 8
+		if present {
+			nb = 8
+		}
+		c.set(x.DReg, &regVal{e: e, bits: nb, order: boBig})
+	}
+}
+
+// killDepSlot releases the dependency of base b, if any.
+func (c *rctx) killDepSlot(b ruleset.PayloadBase) {
+	if i := c.depIndex(b); i >= 0 {
+		c.dead[c.deps[i]] = true
+		c.deps[i] = -1
 	}
 }

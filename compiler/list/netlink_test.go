@@ -716,6 +716,51 @@ func parseExprBody(name, body string) (ruleset.Expr, error) {
 		return &ruleset.Redir{ProtoMin: pmin, ProtoMax: pmax, Flags: fl, HasFlags: has}, nil
 	case "notrack":
 		return &ruleset.Notrack{}, nil
+	case "exthdr":
+		return parseExthdr(f)
 	}
 	return &ruleset.Generic{Kind: name, Body: body}, nil
+}
+
+var exthdrOps = map[string]uint32{"ipv6": ruleset.ExthdrOpIPv6, "tcpopt": ruleset.ExthdrOpTCPOpt, "ip": ruleset.ExthdrOpIPv4}
+
+// parseExthdr reads `load [OP] Nb @ TYPE + OFF [present] => reg R`,
+// `write OP reg R => Nb @ TYPE + OFF`, `reset OP TYPE`.
+func parseExthdr(f []string) (ruleset.Expr, error) {
+	e := &ruleset.Exthdr{Op: ruleset.ExthdrOpSCTP}
+	i := 1
+	if len(f) > 1 {
+		if op, ok := exthdrOps[f[1]]; ok {
+			e.Op = op
+			i = 2
+		}
+	}
+	num := func(s string) uint32 {
+		n, _ := strconv.ParseUint(strings.TrimSuffix(s, "b"), 10, 32)
+		return uint32(n)
+	}
+	switch f[0] {
+	case "reset":
+		e.Reset = true
+		e.Type = uint8(num(f[i]))
+		return e, nil
+	case "write":
+		// write tcpopt reg 1 => 2b @ 2 + 2
+		e.Write = true
+		e.SReg = reg(f[i+1])
+		e.Len = num(f[i+3])
+		e.Type = uint8(num(f[i+5]))
+		e.Offset = num(f[i+7])
+		return e, nil
+	}
+	e.Len = num(f[i])
+	e.Type = uint8(num(f[i+2]))
+	e.Offset = num(f[i+4])
+	j := i + 5
+	if f[j] == "present" {
+		e.Flags |= ruleset.ExthdrFPresent
+		j++
+	}
+	e.DReg = reg(f[j+2])
+	return e, nil
 }

@@ -187,6 +187,12 @@ func (c *rctx) maskedMatch(op string, v *regVal, data []byte) {
 			}
 		}
 		left = c.fieldOf(raw)
+	} else if ex, ok := in.e.(*exthdrExpr); ok {
+		if sub, shift, ok := subExthdr(ex, mask); ok {
+			c.emit(&matchStmt{op: op, left: sub, right: &valueExpr{dt: sub.dtype(), data: shiftRight(data, shift, sub.bits), order: boBig, bits: sub.bits}})
+			return
+		}
+		left = ex
 	} else {
 		left = c.resolve(in)
 	}
@@ -260,6 +266,11 @@ func (c *rctx) resolve(v *regVal) expr {
 				return p
 			}
 		}
+		if ex, ok := v.inner.e.(*exthdrExpr); ok && v.xor == nil && v.or == nil {
+			if sub, _, ok := subExthdr(ex, v.mask); ok {
+				return sub
+			}
+		}
 		return c.chain(v, c.resolve(v.inner))
 	case v.imm != nil:
 		return &valueExpr{dt: dtInteger, data: v.imm, order: boBig, bits: v.bits}
@@ -273,6 +284,13 @@ func (c *rctx) keyShift(v *regVal) (shift, fbits int) {
 	if v.inner != nil && v.inner.raw != nil && v.xor == nil && v.or == nil {
 		if p, s, ok := c.subField(v.inner.raw, v.mask); ok {
 			return s, p.bits
+		}
+	}
+	if v.inner != nil && v.xor == nil && v.or == nil {
+		if ex, ok := v.inner.e.(*exthdrExpr); ok {
+			if sub, s, ok := subExthdr(ex, v.mask); ok {
+				return s, sub.bits
+			}
 		}
 	}
 	return 0, 0
