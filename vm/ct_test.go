@@ -24,6 +24,7 @@ func TestCtKeys(t *testing.T) {
 		exprs        []ruleset.Expr
 		first, reply bool // accepted?
 	}{
+		// ct state new: [ ct load state => reg 1 ] [ bitwise reg 1 = ( reg 1 & 0x00000008 ) ^ 0x00000000 ] [ cmp neq reg 1 0x00000000 ]
 		{"state new, then established", cat(ctState(8)), true, false},
 		{"state established on the reply", cat(ctState(2)), false, true},
 		// [ ct load direction => reg 1 ] [ cmp eq reg 1 0x00000001 ]
@@ -31,18 +32,27 @@ func TestCtKeys(t *testing.T) {
 		// [ ct load status => reg 1 ] … & 0x2 (seen-reply) is set only after the reply's tracking
 		{"status seen-reply", cat(ctLoad(ruleset.CtStatus, noDir), &ruleset.Bitwise{SReg: 1, DReg: 1, Len: 4, Mask: wordBytes(4, 2), Xor: make([]byte, 4)}, cmpw(Neq, 4, 0)), false, true},
 		{"status confirmed", cat(ctLoad(ruleset.CtStatus, noDir), &ruleset.Bitwise{SReg: 1, DReg: 1, Len: 4, Mask: wordBytes(4, 8), Xor: make([]byte, 4)}, cmpw(Neq, 4, 0)), false, true},
+		// [ ct load l3protocol => reg 1 ] [ cmp eq reg 1 0x00000002 ]
 		{"l3proto ipv4", cat(ctLoad(ruleset.CtL3Protocol, noDir), cmpw(Eq, 1, 2)), true, true},
+		// [ ct load protocol => reg 1 ] [ cmp eq reg 1 0x00000006 ]
 		{"protocol tcp", cat(ctLoad(ruleset.CtProtocol, noDir), cmpw(Eq, 1, 6)), true, true},
 		// [ ct load src_ip => reg 1 , dir original ] [ cmp eq reg 1 0x057100cb ]
 		{"original ip saddr", cat(ctLoad(ruleset.CtSrcIP, ruleset.CtDirOriginal), cmpw(Eq, 4, 0x057100cb)), true, true},
+		// [ ct load src_ip => reg 1 , dir reply ] [ cmp eq reg 1 0x076433c6 ]
 		{"reply ip saddr", cat(ctLoad(ruleset.CtSrcIP, ruleset.CtDirReply), cmpw(Eq, 4, 0x076433c6)), true, true},
+		// [ ct load src_ip6 => reg 1 , dir original ]
 		{"ip6 saddr breaks on IPv4", cat(ctLoad(ruleset.CtSrcIP6, ruleset.CtDirOriginal), cmpw(Neq, 4, 0)), false, false},
 		// [ ct load proto_dst => reg 1 , dir original ] [ cmp eq reg 1 0x00005000 ]
 		{"original proto-dst", cat(ctLoad(ruleset.CtProtoDst, ruleset.CtDirOriginal), cmpw(Eq, 2, 0x5000)), true, true},
+		// [ ct load mark => reg 1 ] [ cmp eq reg 1 0x00000000 ]
 		{"mark 0", cat(ctLoad(ruleset.CtMark, noDir), cmpw(Eq, 4, 0)), true, true},
+		// [ ct load zone => reg 1 ] [ cmp eq reg 1 0x00000000 ]
 		{"zone 0", cat(ctLoad(ruleset.CtZone, noDir), cmpw(Eq, 2, 0)), true, true},
+		// [ ct load packets => reg 1 ] [ cmp eq reg 1 0x00000002 0x00000000 ]
 		{"packets both directions", cat(ctLoad(ruleset.CtPkts, noDir), &ruleset.Cmp{Op: Eq, SReg: 1, Data: []byte{2, 0, 0, 0, 0, 0, 0, 0}}), false, true},
+		// [ ct load packets => reg 1 , dir original ] [ cmp eq reg 1 0x00000001 0x00000000 ]
 		{"packets original", cat(ctLoad(ruleset.CtPkts, ruleset.CtDirOriginal), &ruleset.Cmp{Op: Eq, SReg: 1, Data: []byte{1, 0, 0, 0, 0, 0, 0, 0}}), true, true},
+		// [ ct load expiration => reg 1 ] [ cmp eq reg 1 0x00000000 ]
 		{"expiration of an unconfirmed entry is 0", cat(ctLoad(ruleset.CtExpiration, noDir), cmpw(Eq, 4, 0)), true, false},
 	}
 	for _, tc := range tests {

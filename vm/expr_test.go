@@ -57,7 +57,9 @@ func TestExpressions(t *testing.T) {
 		{"link layer on a raw packet breaks", tcp, [][]ruleset.Expr{ex(payload(ruleset.BaseLink, 0, 2), cmpw(Neq, 2, 1))}, false},
 		{"cmp lt is big-endian byte order", tcp, [][]ruleset.Expr{ex(payload(TH, 2, 2), &ruleset.Cmp{Op: ruleset.CmpLt, SReg: 1, Data: []byte{0x01, 0x00}})}, true},
 		{"cmp gte", tcp, [][]ruleset.Expr{ex(payload(TH, 2, 2), &ruleset.Cmp{Op: ruleset.CmpGte, SReg: 1, Data: []byte{0x00, 0x17}})}, false},
+		// [ range eq reg 1 0x00001400 0x00001900 ] (nft 1.0.6 emits cmp gte + cmp lte for eq; range for neq)
 		{"range eq inside", tcp, [][]ruleset.Expr{ex(payload(TH, 2, 2), &ruleset.Range{Op: Eq, SReg: 1, From: []byte{0, 20}, To: []byte{0, 25}})}, true},
+		// [ range neq reg 1 0x00001400 0x00001900 ]
 		{"range neq inside", tcp, [][]ruleset.Expr{ex(payload(TH, 2, 2), &ruleset.Range{Op: Neq, SReg: 1, From: []byte{0, 20}, To: []byte{0, 25}})}, false},
 		// [ bitwise reg 1 = ( reg 1 & 0x00000012 ) ^ 0x00000000 ] — tcp flags & (syn|ack) == syn
 		{"bitwise mask", tcp, [][]ruleset.Expr{ex(payload(TH, 13, 1), &ruleset.Bitwise{SReg: 1, DReg: 1, Len: 1, Mask: []byte{0x12}, Xor: []byte{0}}, cmpw(Eq, 1, 2))}, true},
@@ -72,9 +74,11 @@ func TestExpressions(t *testing.T) {
 			&ruleset.Cmp{Op: Eq, SReg: 1, Data: []byte{0, 0, 0, 0, 0, 0, 0, 0x80}})}, true},
 		// meta length > 100: [ byteorder reg 1 = hton(reg 1, 4, 4) ] [ cmp gt reg 1 0x64000000 ]
 		{"meta length hton gt", tcp, [][]ruleset.Expr{ex(metaLoad(ruleset.MetaLen), hton(4), cmpw(ruleset.CmpGt, 4, 0x64000000))}, true},
+		// [ meta load len => reg 1 ] [ cmp eq reg 1 0x0000008c ]
 		{"meta length value", tcp, [][]ruleset.Expr{ex(metaLoad(ruleset.MetaLen), cmpw(Eq, 4, 140))}, true},
 		{"byteorder 2 zero-pads", tcp, [][]ruleset.Expr{dirty(1, 16), ex(&ruleset.Immediate{DReg: 1, Data: []byte{0x34, 0x12}}, hton(2), cmpw(Eq, 4, 0x3412))}, true},
 		{"byteorder 8", tcp, [][]ruleset.Expr{ex(&ruleset.Immediate{DReg: 1, Data: []byte{1, 2, 3, 4, 5, 6, 7, 8}}, hton(8), &ruleset.Cmp{Op: Eq, SReg: 1, Data: []byte{8, 7, 6, 5, 4, 3, 2, 1}})}, true},
+		// [ meta load protocol => reg 1 ] [ cmp eq reg 1 0x00000008 ]
 		{"meta protocol is network order", tcp, [][]ruleset.Expr{ex(metaLoad(ruleset.MetaProtocol), cmpw(Eq, 2, 0x0008))}, true},
 		{"meta nfproto ipv6", v6, [][]ruleset.Expr{ex(metaLoad(NFP), cmpw(Eq, 1, 10))}, true},
 		{"meta l4proto breaks without L4", tcp, [][]ruleset.Expr{ex(metaLoad(L4), cmpw(Eq, 1, 6))}, true},
@@ -84,20 +88,30 @@ func TestExpressions(t *testing.T) {
 		// [ meta load iifname => reg 1 ] [ cmp eq reg 1 0x006e6177 0x00000000 0x00000000 0x00000000 ]
 		{"iifname wan", tcp, [][]ruleset.Expr{ex(metaLoad(ruleset.MetaIifname), cmpw(Eq, 16, 0x006e6177, 0, 0, 0))}, true},
 		{"oifname lan", tcp, [][]ruleset.Expr{ex(metaLoad(ruleset.MetaOifname), cmpw(Eq, 16, 0x006e616c, 0, 0, 0))}, true},
+		// [ meta load iif => reg 1 ] [ cmp eq reg 1 0x00000002 ]
 		{"iif index 2, oif 3", tcp, [][]ruleset.Expr{ex(metaLoad(ruleset.MetaIif), cmpw(Eq, 4, 2), metaLoad(ruleset.MetaOif), cmpw(Eq, 4, 3))}, true},
+		// [ meta load iiftype => reg 1 ] [ cmp eq reg 1 0x0000fffe ]
 		{"iiftype tun is ARPHRD_NONE", tcp, [][]ruleset.Expr{ex(metaLoad(ruleset.MetaIiftype), cmpw(Eq, 2, 0xfffe))}, true},
+		// [ meta load pkttype => reg 1 ] [ cmp eq reg 1 0x00000000 ]
 		{"pkttype host", tcp, [][]ruleset.Expr{ex(metaLoad(ruleset.MetaPkttype), cmpw(Eq, 1, 0))}, true},
+		// [ meta load skuid => reg 1 ] [ cmp eq reg 1 0x00003039 ]
 		{"skuid breaks without a socket", tcp, [][]ruleset.Expr{ex(metaLoad(ruleset.MetaSkuid), cmpw(Neq, 4, 12345))}, false},
 		// 1e18 ns = 2001-09-09T01:46:40Z, a Sunday.
+		// [ meta load day => reg 1 ] [ cmp eq reg 1 0x00000000 ]
 		{"meta day", tcp, [][]ruleset.Expr{ex(metaLoad(ruleset.MetaTimeDay), cmpw(Eq, 1, 0))}, true},
+		// [ meta load hour => reg 1 ] (nft adds hton + cmp gte/lte for ranges)
 		{"meta hour", tcp, [][]ruleset.Expr{ex(metaLoad(ruleset.MetaTimeHour), cmpw(Eq, 4, 6400))}, true},
 		{"forward sees the decremented ttl", tcp, [][]ruleset.Expr{ex(payload(NET, 8, 1), cmpw(Eq, 1, 63))}, true},
 		{"counter never breaks", tcp, [][]ruleset.Expr{ex(counter())}, true},
+		// [ quota bytes 1000 consumed 0 flags 0 ]
 		{"quota under", tcp, [][]ruleset.Expr{ex(&ruleset.Quota{Bytes: 1000})}, true},
+		// quota over 100 bytes: [ quota bytes 100 consumed 0 flags 1 ]
 		{"quota over matches past the quota", tcp, [][]ruleset.Expr{ex(&ruleset.Quota{Bytes: 100, Flags: ruleset.QuotaInvert})}, true},
 		{"quota exhausted", tcp, [][]ruleset.Expr{ex(&ruleset.Quota{Bytes: 100})}, false},
+		// [ limit rate 1/second burst 5 type packets flags 0x0 ]
 		{"limit first packet passes", tcp, [][]ruleset.Expr{ex(&ruleset.Limit{Rate: 1, Unit: 1})}, true},
 		{"limit over: first packet breaks", tcp, [][]ruleset.Expr{ex(&ruleset.Limit{Rate: 1, Unit: 1, Flags: ruleset.LimitInvert})}, false},
+		// [ log prefix x ]
 		{"log goes on", tcp, [][]ruleset.Expr{ex(&ruleset.Log{Prefix: "x", HasPrefix: true})}, true},
 	}
 	for _, tc := range tests {
