@@ -38,7 +38,10 @@ type globalState struct {
 }
 
 // setGlobals saves then changes the global sysctls of cfg. The caller must
-// call restore (it is idempotent).
+// call restore (it is idempotent). Every run holds the lock file: shared
+// when it leaves global sysctls alone, exclusive when it changes them, so a
+// run of another process (e.g. another package's tests under `go test ./...`)
+// never sees a neighbour's nf_conntrack_max=7.
 func setGlobals(sys map[string]string) (*globalState, error) {
 	g := &globalState{}
 	var names []string
@@ -47,9 +50,6 @@ func setGlobals(sys map[string]string) (*globalState, error) {
 			names = append(names, k)
 		}
 	}
-	if len(names) == 0 {
-		return g, nil
-	}
 	if err := os.MkdirAll(StateDir, 0o700); err != nil {
 		return g, err
 	}
@@ -57,11 +57,18 @@ func setGlobals(sys map[string]string) (*globalState, error) {
 	if err != nil {
 		return g, err
 	}
-	if err := syscall.Flock(int(lk.Fd()), syscall.LOCK_EX); err != nil {
+	how := syscall.LOCK_SH
+	if len(names) > 0 {
+		how = syscall.LOCK_EX
+	}
+	if err := syscall.Flock(int(lk.Fd()), how); err != nil {
 		lk.Close()
 		return g, err
 	}
 	g.lock = lk
+	if len(names) == 0 {
+		return g, nil
+	}
 	// Buckets first: the table is resized, then max applies to it.
 	order := []string{"net.netfilter.nf_conntrack_buckets", "net.netfilter.nf_conntrack_max", "net.nf_conntrack_max"}
 	for _, n := range order {
