@@ -56,6 +56,7 @@ type Set struct {
 	timeout    int64 // set default timeout, ns
 	gcInterval int64 // ns
 	nextGC     int64
+	gcOn       bool // the GC worker runs (see New)
 	// anchored is false until the first call that knows the replay clock:
 	// New has no time, so elements loaded with the ruleset get their
 	// expiration and the GC its schedule from the first packet's time.
@@ -110,6 +111,17 @@ func New(def *ruleset.Set) (*Set, error) {
 		s.hash.init(s.klen)
 	}
 
+	// The rhash GC worker runs in sets with timeouts or the dynamic flag,
+	// and in any set once a connlimit (NFT_EXPR_GC) is attached through
+	// gc_init. connlimit is refused on sets with timeouts and on backends
+	// without gc_init (only rhash has it).
+	s.gcOn = s.backend == backendHash && def.Flags&(ruleset.SetTimeout|ruleset.SetEval) != 0
+	if hasConnlimit(def) {
+		if def.Flags&ruleset.SetTimeout != 0 || s.backend != backendHash {
+			return nil, errorf("set %s: connlimit element expression: operation not supported", def.Name)
+		}
+		s.gcOn = true
+	}
 	for i, de := range def.Elements {
 		if de == nil {
 			return nil, errorf("set %s: element %d is nil", def.Name, i)
@@ -143,6 +155,29 @@ func New(def *ruleset.Set) (*Set, error) {
 		s.pipapo.build(s.all)
 	}
 	return s, nil
+}
+
+// hasConnlimit reports a connlimit among the set's or its elements'
+// expressions.
+//
+// Ref: net/netfilter/nf_tables_api.c — nft_set_elem_expr_alloc
+func hasConnlimit(def *ruleset.Set) bool {
+	for _, x := range def.Exprs {
+		if _, ok := x.(*ruleset.Connlimit); ok {
+			return true
+		}
+	}
+	for _, e := range def.Elements {
+		if e == nil {
+			continue
+		}
+		for _, x := range e.Exprs {
+			if _, ok := x.(*ruleset.Connlimit); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // newElem converts a control-plane element. Its timeout is the element's
@@ -248,10 +283,7 @@ func (s *Set) anchor(now int64) {
 	for _, e := range s.all {
 		fix(e)
 	}
-	switch s.backend {
-	case backendRbtree:
-		s.rbtree.refresh()
-	case backendPipapo:
+	if s.backend == backendPipapo {
 		s.pipapo.refresh()
 	}
 }
@@ -400,8 +432,9 @@ func (s *Set) Delete(key []byte, now int64) {
 // the last run: expired and deleted elements go, every connlimit element
 // expression prunes its list, and in dynamic (EVAL) sets an element whose
 // list is then empty goes too. Like the rhash gc worker it runs only in sets
-// with the timeout or dynamic flag, at the set's creation time plus whole
-// gc-intervals; when several intervals passed it runs once, at the last.
+// with the timeout or dynamic flag or a connlimit, at the set's creation
+// time plus whole gc-intervals; when several intervals passed it runs once,
+// at the last.
 //
 // Ref: net/netfilter/nft_set_hash.c — nft_rhash_gc, nft_rhash_expr_needs_gc_run; nft_connlimit.c — nft_connlimit_gc
 func (s *Set) GC(t *ct.Table, now int64) {
@@ -413,7 +446,7 @@ func (s *Set) GC(t *ct.Table, now int64) {
 	}
 	tick := s.nextGC + (now-s.nextGC)/s.gcInterval*s.gcInterval
 	s.nextGC = tick + s.gcInterval
-	if s.backend != backendHash || s.def.Flags&(ruleset.SetTimeout|ruleset.SetEval) == 0 {
+	if !s.gcOn {
 		return
 	}
 	s.nelems -= len(s.zombies)

@@ -20,18 +20,20 @@ import (
 // Ref: net/netfilter/nft_set_rbtree.c — __nft_rbtree_lookup
 type rbtree struct {
 	w int // 64-bit words per key
-	// ents holds the first key word, the element and what the hit check
-	// needs side by side, so a lookup touches one cache line per probe.
-	ents []rbEntry
-	rest []uint64 // words 1..w-1 of each key, (w-1) per element
-	top  []uint32 // 1<<16 + 1 offsets: elements with first-word prefix p are [top[p], top[p+1])
+	// ents holds the first key word beside the element, 16 bytes per
+	// element, so the search touches as few cache lines as possible; the
+	// end flags live in a bitmap small enough to stay in cache, and the
+	// element's expiration is read only in sets that have timeouts.
+	ents     []rbEntry
+	end      []uint64 // bit i: ents[i] is an INTERVAL_END element
+	rest     []uint64 // words 1..w-1 of each key, (w-1) per element
+	top      []uint32 // 1<<16 + 1 offsets: elements with first-word prefix p are [top[p], top[p+1])
+	timeouts bool     // some element expires
 }
 
 type rbEntry struct {
-	k0      uint64
-	e       *Elem
-	expires int64 // e.expires, copied for the hit check
-	end     bool
+	k0 uint64
+	e  *Elem
 }
 
 // words writes k, zero-padded to len(dst)*8 bytes, as big-endian words.
@@ -79,11 +81,18 @@ func (r *rbtree) build(all []*Elem, klen int) {
 		return int(b.flags&ruleset.ElemIntervalEnd) - int(a.flags&ruleset.ElemIntervalEnd)
 	})
 	r.ents = make([]rbEntry, len(elems))
+	r.end = make([]uint64, (len(elems)+63)/64)
 	r.rest = make([]uint64, len(elems)*(r.w-1))
 	kw := make([]uint64, r.w)
 	for i, e := range elems {
 		words(kw, e.key)
-		r.ents[i] = rbEntry{k0: kw[0], e: e, expires: e.expires, end: e.flags&ruleset.ElemIntervalEnd != 0}
+		r.ents[i] = rbEntry{k0: kw[0], e: e}
+		if e.flags&ruleset.ElemIntervalEnd != 0 {
+			r.end[i/64] |= 1 << (i % 64)
+		}
+		if e.expires != 0 {
+			r.timeouts = true
+		}
 		copy(r.rest[i*(r.w-1):], kw[1:])
 	}
 	r.top = make([]uint32, 1<<16+1)
@@ -93,13 +102,6 @@ func (r *rbtree) build(all []*Elem, klen int) {
 			i++
 		}
 		r.top[p] = uint32(i)
-	}
-}
-
-// refresh copies the elements' expirations after the clock is anchored.
-func (r *rbtree) refresh() {
-	for i := range r.ents {
-		r.ents[i].expires = r.ents[i].e.expires
 	}
 }
 
@@ -140,9 +142,12 @@ func (r *rbtree) lookup(key []byte, now int64) *Elem {
 	if i < 0 {
 		return nil
 	}
-	en := &r.ents[i]
-	if en.end || (en.expires != 0 && now >= en.expires) {
+	if r.end[i/64]&(1<<(i%64)) != 0 {
 		return nil
 	}
-	return en.e
+	e := r.ents[i].e
+	if r.timeouts && e.expired(now) {
+		return nil
+	}
+	return e
 }

@@ -98,6 +98,9 @@ func TestNewErrors(t *testing.T) {
 		{"nil element", &ruleset.Set{KeyLen: 4, Elements: []*ruleset.Element{nil}}},
 		{"non-stateful element expression", &ruleset.Set{KeyLen: 4, Exprs: []ruleset.Expr{&ruleset.Log{}}}},
 		{"limit rate 0", &ruleset.Set{KeyLen: 4, Elements: []*ruleset.Element{{Key: ip4("1.1.1.1"), Exprs: []ruleset.Expr{&ruleset.Limit{Unit: 1}}}}}},
+		{"connlimit in a timeout set", &ruleset.Set{KeyLen: 4, Flags: ruleset.SetTimeout | ruleset.SetEval, Exprs: []ruleset.Expr{&ruleset.Connlimit{Count: 1}}}},
+		{"connlimit in an interval set", &ruleset.Set{KeyLen: 4, Flags: ruleset.SetInterval,
+			Elements: []*ruleset.Element{{Key: ip4("1.1.1.1"), Exprs: []ruleset.Expr{&ruleset.Connlimit{Count: 1}}}}}},
 		{"fields past the key", &ruleset.Set{KeyLen: 8, Flags: ruleset.SetInterval | ruleset.SetConcat, FieldLens: []uint32{4, 8}}},
 	}
 	for _, tc := range tests {
@@ -536,13 +539,17 @@ func TestGCConnlimit(t *testing.T) {
 		})
 	}
 
-	// Without the dynamic flag the list is pruned but the element stays
+	// Without the dynamic flag the GC still runs (gc_init starts it for
+	// connlimit) and prunes the list, but the element stays
 	// (nft_rhash_expr_needs_gc_run needs NFT_SET_EVAL).
-	s := mustNew(t, &ruleset.Set{KeyLen: 4, Flags: ruleset.SetTimeout, Timeout: 60000,
-		Elements: []*ruleset.Element{{Key: ip4("198.51.100.2"), Exprs: tmpl}}})
+	s := mustNew(t, &ruleset.Set{KeyLen: 4, Elements: []*ruleset.Element{{Key: ip4("198.51.100.2"), Exprs: tmpl}}})
 	e := s.Lookup(ip4("198.51.100.2"), 0)
-	empty[&e.Exprs[0]] = true
+	called := false
+	listGC = func(st *Stateful, _ *ct.Table, _ int64) bool { called = st == &e.Exprs[0]; return true }
 	s.GC(nil, 2*sec)
+	if !called {
+		t.Fatal("GC did not prune the connlimit list")
+	}
 	if s.Lookup(ip4("198.51.100.2"), 2*sec) == nil {
 		t.Fatal("GC removed an element of a set without the dynamic flag")
 	}
@@ -633,5 +640,47 @@ func TestNextGC(t *testing.T) {
 	s.GC(nil, 19*sec) // due at 12.5, 15, 17.5: runs once, at 17.5
 	if got := s.NextGC(19 * sec); got != 20*sec {
 		t.Fatalf("after a late GC NextGC = %d, want 20 s", got)
+	}
+}
+
+// TestIntervalTimeouts: an expired range stops matching in both interval
+// backends, and a pipapo lookup goes on to the next matching element.
+func TestIntervalTimeouts(t *testing.T) {
+	rb := mustNew(t, &ruleset.Set{KeyLen: 4, Flags: ruleset.SetInterval | ruleset.SetTimeout, Elements: []*ruleset.Element{
+		{Key: ip4("10.0.0.0"), Timeout: 1000}, {Key: ip4("11.0.0.0"), Flags: ruleset.ElemIntervalEnd, Timeout: 1000},
+		{Key: ip4("192.168.0.0")}, {Key: ip4("192.168.1.0"), Flags: ruleset.ElemIntervalEnd},
+	}})
+	pp := mustNew(t, &ruleset.Set{KeyLen: 8, Flags: ruleset.SetInterval | ruleset.SetConcat | ruleset.SetTimeout | ruleset.SetMap,
+		DataLen: 4, FieldLens: []uint32{4, 2}, Elements: []*ruleset.Element{
+			{Key: cat(ip4("10.0.0.0"), port(0)), KeyEnd: cat(ip4("10.255.255.255"), port(100)), Data: []byte{1}, Timeout: 1000},
+			{Key: cat(ip4("10.0.0.0"), port(50)), KeyEnd: cat(ip4("10.0.0.255"), port(60)), Data: []byte{2}},
+		}})
+	t0 := 5 * sec
+	for _, st := range []struct {
+		at     int64
+		rbKey  string
+		rbHit  bool
+		ppAddr string
+		ppPort uint16
+		ppData byte // 0: miss
+	}{
+		{t0, "10.1.2.3", true, "10.0.0.7", 55, 1},
+		{t0 + sec - 1, "192.168.0.9", true, "10.0.0.7", 70, 1},
+		{t0 + sec, "10.1.2.3", false, "10.0.0.7", 55, 2},
+		{t0 + sec, "192.168.0.9", true, "10.0.0.7", 70, 0},
+	} {
+		if got := rb.Lookup(ip4(st.rbKey), st.at) != nil; got != st.rbHit {
+			t.Errorf("rbtree %s at %dms: hit %v, want %v", st.rbKey, (st.at-t0)/1e6, got, st.rbHit)
+		}
+		var got byte
+		if e := pp.Lookup(cat(ip4(st.ppAddr), port(st.ppPort)), st.at); e != nil {
+			got = e.Data[0]
+		}
+		if got != st.ppData {
+			t.Errorf("pipapo %s . %d at %dms: element %d, want %d", st.ppAddr, st.ppPort, (st.at-t0)/1e6, got, st.ppData)
+		}
+	}
+	if n := len(rb.Dump(t0 + sec).Elements); n != 2 {
+		t.Errorf("rbtree dump after expiry: %d elements, want 2", n)
 	}
 }
