@@ -45,7 +45,7 @@ var protos = map[string]*protoDesc{
 	"icmpv6": {name: "icmpv6", base: ruleset.BaseTransport, layer: 4, num: 58, fields: map[string]field{
 		"type": f(0, 8, tICMP6Type), "code": f(8, 8, tICMP6Code), "checksum": f(16, 16, tInteger),
 		"parameter-problem": f(32, 32, tInteger), "packet-too-big": f(32, 32, tInteger), "id": f(32, 16, tInteger),
-		"sequence": f(48, 16, tInteger), "max-delay": f(32, 16, tInteger)}},
+		"sequence": f(48, 16, tInteger), "max-delay": f(32, 16, tInteger), "mtu": f(32, 32, tInteger)}},
 	"tcp": {name: "tcp", base: ruleset.BaseTransport, layer: 4, num: 6, fields: map[string]field{
 		"sport": f(0, 16, tService), "dport": f(16, 16, tService), "sequence": f(32, 32, tInteger),
 		"ackseq": f(64, 32, tInteger), "doff": f(96, 4, tInteger), "reserved": f(100, 4, tInteger),

@@ -92,6 +92,9 @@ type rulectx struct {
 	ll    bool
 	bad   bool
 	viaL4 bool
+	// icmpType is set once the rule matched or depends on the icmp type.
+	icmpType bool
+	logTok   tok
 	// lastTok is the end of the rule, for "unexpected newline" errors.
 	lastTok tok
 	stmts   int
@@ -690,6 +693,43 @@ func (r *rulectx) genDeps(x *xexpr) {
 		r.metaCmp(ruleset.MetaL4proto, []byte{byte(p.num)})
 		r.l4 = p.name
 	}
+	if p.layer == 4 {
+		r.icmpTypeDep(x)
+	}
+}
+
+// icmpTypeDeps are the ICMP types a field is only meaningful for.
+// Ref: src/proto.c — the icmp/icmpv6 templates' type dependencies
+// (payload_gen_special_dependency / icmp_dep).
+var icmpTypeDeps = map[string]map[string][]byte{
+	"icmp":   {"id": {8, 0}, "sequence": {8, 0}, "gateway": {5}, "mtu": {3}},
+	"icmpv6": {"id": {128, 129}, "sequence": {128, 129}, "mtu": {2}, "packet-too-big": {2}, "max-delay": {130}, "parameter-problem": {4}},
+}
+
+func (r *rulectx) icmpTypeDep(x *xexpr) {
+	types, ok := icmpTypeDeps[x.proto.name][x.fname]
+	if !ok || r.icmpType {
+		return
+	}
+	r.icmpType = true
+	r.emit(&ruleset.Payload{Base: ruleset.BaseTransport, Offset: 0, Len: 1, DReg: 1})
+	if len(types) == 1 {
+		r.emit(&ruleset.Cmp{Op: ruleset.CmpEq, SReg: 1, Data: types})
+		return
+	}
+	s := r.newAnon("__set")
+	s.Flags = ruleset.SetAnonymous | ruleset.SetConstant
+	dt := tICMPType
+	if x.proto.name == "icmpv6" {
+		dt = tICMP6Type
+	}
+	s.KeyType, s.KeyTypeName, s.KeyLen = dt.id, dt.name, 1
+	for _, t := range types {
+		s.Elements = append(s.Elements, &ruleset.Element{Key: []byte{t}})
+	}
+	s.Size, s.SizeSet = uint32(len(types)), true
+	r.anon = append(r.anon, s)
+	r.emit(&ruleset.Lookup{Set: s.Name, SetID: s.ID, SReg: 1})
 }
 
 func (r *rulectx) metaCmp(k ruleset.MetaKey, data []byte) {
@@ -760,6 +800,8 @@ func (r *rulectx) updateCtx(lhs *xexpr, op string, v rval) {
 				r.l4 = name
 			}
 		}
+	case lhs.kind == xPayload && lhs.fname == "type" && (lhs.proto.name == "icmp" || lhs.proto.name == "icmpv6"):
+		r.icmpType = true
 	case lhs.kind == xMeta && lhs.meta == ruleset.MetaNfproto:
 		switch v.from[0] {
 		case 2:
@@ -807,6 +849,9 @@ type rval struct {
 
 // rhsValues reads `v[, v…]` for lhs.
 func (r *rulectx) rhsValues(lhs *xexpr) []rval {
+	if lhs.dt.kind == kBitmask && r.peek().kind == 'w' {
+		return r.rhsBitmask(lhs)
+	}
 	var out []rval
 	for {
 		v, ok := r.value(lhs)
@@ -1163,7 +1208,7 @@ func (c *compiler) shiftSub(lhs *xexpr, b []byte) []byte {
 func (c *compiler) flagList(lhs *xexpr, s string) ([]byte, error) {
 	n := (lhs.bits + 7) / 8
 	acc := make([]byte, n)
-	for _, p := range strings.Split(s, ",") {
+	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '|' }) {
 		p = strings.TrimSpace(p)
 		var b []byte
 		if v, ok := lhs.dt.syms[p]; ok {
@@ -1275,4 +1320,79 @@ func (x *xexpr) loc() tok {
 		t.end = x.tEnd.end
 	}
 	return t
+}
+
+// rhsBitmask reads `f[,|f…] [/ m[,|m…]]` for a bitmask key.
+func (r *rulectx) rhsBitmask(lhs *xexpr) []rval {
+	first := r.peek()
+	list := func() ([]byte, []byte, bool) {
+		var acc, mask []byte
+		var last tok
+		for {
+			t := r.peek()
+			if t.kind != 'w' {
+				if t.kind == 'o' && t.s == "(" {
+					v, ok := r.parenValue(lhs)
+					if !ok {
+						return nil, nil, false
+					}
+					acc = orBytes(acc, v.from)
+				} else {
+					r.unexpected()
+					return nil, nil, false
+				}
+			} else {
+				r.next()
+				last = t
+				text := t.s
+				if i := strings.IndexByte(text, '/'); i >= 0 {
+					m, err := r.c.flagList(lhs, text[i+1:])
+					if err != nil {
+						r.fail(t, "%s", err.Error())
+						return nil, nil, false
+					}
+					mask = m
+					text = text[:i]
+				}
+				b, err := r.c.scalar(lhs, text, false)
+				if err != nil {
+					r.fail(t, "%s", err.Error())
+					return nil, nil, false
+				}
+				acc = orBytes(acc, b)
+			}
+			_ = last
+			n := r.peek()
+			if n.kind == 'o' && (n.s == "," || n.s == "|") && mask == nil {
+				r.next()
+				continue
+			}
+			return acc, mask, true
+		}
+	}
+	v, mask, ok := list()
+	if !ok {
+		return nil
+	}
+	if n := r.peek(); mask == nil && n.kind == 'o' && n.s == "/" {
+		r.next()
+		m, _, ok := list()
+		if !ok {
+			return nil
+		}
+		mask = m
+	}
+	return []rval{{t: first, from: v, mask: mask, prefix: -1, wildcard: -1}}
+}
+
+func orBytes(a, b []byte) []byte {
+	if a == nil {
+		return append([]byte(nil), b...)
+	}
+	for i := range a {
+		if i < len(b) {
+			a[i] |= b[i]
+		}
+	}
+	return a
 }

@@ -80,6 +80,15 @@ func (c *compiler) parseElems(key *xexpr, data *xexpr, verdictMap bool, elems []
 				break
 			}
 		}
+		if colon < 0 && (verdictMap || data != nil) {
+			et = splitColonWord(key, et)
+			for i, t := range et {
+				if t.kind == 'o' && t.s == ":" {
+					colon = i
+					break
+				}
+			}
+		}
 		keyToks := et
 		if colon >= 0 {
 			keyToks = et[:colon]
@@ -168,6 +177,12 @@ func (c *compiler) parseElems(key *xexpr, data *xexpr, verdictMap bool, elems []
 
 // encodeElems turns parsed elements into what the kernel stores.
 func encodeElems(key *xexpr, interval bool, elems []elem) []*ruleset.Element {
+	return encodeElemsMerge(key, interval, elems, true)
+}
+
+// encodeElemsMerge encodes elements; merge joins adjacent intervals as the
+// auto-merge of anonymous sets does, overlapping ones are always joined.
+func encodeElemsMerge(key *xexpr, interval bool, elems []elem, merge bool) []*ruleset.Element {
 	var out []*ruleset.Element
 	mk := func(e elem, k []byte) *ruleset.Element {
 		el := &ruleset.Element{Key: k, Timeout: e.timeout, Comment: e.comment, Exprs: e.exprs}
@@ -232,7 +247,11 @@ func encodeElems(key *xexpr, interval bool, elems []elem) []*ruleset.Element {
 	for _, v := range ivs {
 		if n := len(merged); n > 0 {
 			last := &merged[n-1]
-			if nb, ok := incr(last.b); !ok || bytes.Compare(v.a, nb) <= 0 {
+			nb, ok := incr(last.b)
+			if !merge {
+				nb, ok = last.b, true
+			}
+			if !ok || bytes.Compare(v.a, nb) <= 0 {
 				if bytes.Compare(v.b, last.b) > 0 {
 					last.b = v.b
 				}
@@ -522,7 +541,7 @@ func (c *compiler) addElemToks(ts *tableState, s *ruleset.Set, lit [][]tok) {
 		c.errorTok(elems[0].t, "You must add 'flags interval' to your set declaration if you want to add ranges")
 		return
 	}
-	encoded := encodeElems(sk.key, interval, elems)
+	encoded := encodeElemsMerge(sk.key, interval, elems, s.AutoMerge)
 	if len(encoded) == 0 {
 		return
 	}
@@ -692,3 +711,38 @@ func userOrGroup(user bool, name string) (uint64, bool) {
 }
 
 var _ = big.NewInt
+
+// splitColonWord splits `key:data` written without spaces (one scanner
+// word) into key, ':' and data tokens.
+func splitColonWord(key *xexpr, et []tok) []tok {
+	for i, t := range et {
+		if t.kind != 'w' || !strings.Contains(t.s, ":") {
+			continue
+		}
+		j := strings.LastIndexByte(t.s, ':')
+		if j <= 0 || j == len(t.s)-1 {
+			continue
+		}
+		left, right := t.s[:j], t.s[j+1:]
+		if key.kind != xConcat && (key.dt.kind == kIPv6 || key.dt.kind == kEther || key.dt == tClassid) {
+			if _, ok := verdictWords[right]; !ok {
+				if _, err := parseValue(key.dt, key.bits, key.order, t.s, false); err == nil {
+					continue
+				}
+			}
+		}
+		lt := t
+		lt.s, lt.end = left, t.pos.Column+len(left)-1
+		ct := t
+		ct.s, ct.kind = ":", 'o'
+		ct.pos.Column += len(left)
+		ct.end = ct.pos.Column
+		rt := t
+		rt.s = right
+		rt.pos.Column = ct.pos.Column + 1
+		out := append([]tok(nil), et[:i]...)
+		out = append(out, lt, ct, rt)
+		return append(out, et[i+1:]...)
+	}
+	return et
+}

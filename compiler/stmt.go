@@ -172,7 +172,7 @@ func (r *rulectx) byteCount() (uint64, bool) {
 var logLevels = map[string]uint32{"emerg": 0, "alert": 1, "crit": 2, "err": 3, "warn": 4, "notice": 5, "info": 6, "debug": 7, "audit": 8}
 
 func (r *rulectx) logStmt() {
-	r.next()
+	r.logTok = r.next()
 	l := &ruleset.Log{}
 	for !r.eof() {
 		t := r.peek()
@@ -255,12 +255,21 @@ func (r *rulectx) logStmt() {
 				return
 			}
 		default:
-			if l.HasGroup && l.HasLevel {
-				r.fail(t, "syntax error")
-			}
-			r.emit(l)
+			r.emitLog(l)
 			return
 		}
+	}
+	r.emitLog(l)
+}
+
+func (r *rulectx) emitLog(l *ruleset.Log) {
+	if l.HasLevel && (l.HasGroup || l.HasSnaplen || l.HasQthresh) {
+		r.fail(r.logTok, "level and group are mutually exclusive")
+		return
+	}
+	if l.HasLevel && l.Level == 8 && (l.HasPrefix || l.Flags != 0) {
+		r.fail(r.logTok, "log level audit doesn't support any further options")
+		return
 	}
 	r.emit(l)
 }
@@ -783,5 +792,7 @@ func (r *rulectx) dynsetStmt() {
 	if s.Size == 0 {
 		s.Size = 65535
 	}
+	// stmt_evaluate_set marks the set as updated from the packet path.
+	s.Flags |= ruleset.SetEval
 	r.emit(d)
 }

@@ -77,7 +77,7 @@ func (c *compiler) setToks(sl *syntax.SetLit) ([][]tok, bool) {
 			return nil, false
 		}
 		// A variable holding a set expands into its elements.
-		if len(ts) == 1 && ts[0].kind == '{' && ts[0].fromVar {
+		if len(ts) == 1 && ts[0].kind == '{' {
 			out = append(out, ts[0].set...)
 			continue
 		}

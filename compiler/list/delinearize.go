@@ -692,7 +692,7 @@ func (c *rctx) killAt(b ruleset.PayloadBase) {
 // Ref: nftables src/netlink_delinearize.c — netlink_parse_exthdr;
 // src/payload.c — exthdr_dependency_kill
 func (c *rctx) exthdr(x *ruleset.Exthdr) {
-	present := x.Flags&ruleset.ExthdrFPresent != 0
+	present := x.Flags&ruleset.ExthdrFPresent != 0 || x.Reset
 	e := newExthdr(x.Op, x.Type, int(x.Offset)*8, int(x.Len)*8, present)
 	switch x.Op {
 	case ruleset.ExthdrOpTCPOpt:

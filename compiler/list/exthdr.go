@@ -98,6 +98,7 @@ type exthdrExpr struct {
 	op      uint32
 	typ     uint8
 	desc    *exthdrDesc
+	tdesc   *exthdrDesc // the type's description even when no template matched
 	f       *field
 	off     int // bits
 	bits    int
@@ -110,6 +111,9 @@ func (e *exthdrExpr) dtype() *dtype {
 	}
 	if e.f != nil {
 		return e.f.dt
+	}
+	if e.op == ruleset.ExthdrOpTCPOpt {
+		return dtInteger
 	}
 	return dtRawHex
 }
@@ -223,7 +227,7 @@ func newExthdr(op uint32, typ uint8, off, nbits int, present bool) *exthdrExpr {
 			continue
 		}
 		if e.desc == nil {
-			e.desc = d
+			e.desc, e.tdesc = d, d
 		}
 		if present {
 			break
@@ -251,7 +255,7 @@ func newExthdr(op uint32, typ uint8, off, nbits int, present bool) *exthdrExpr {
 // subExthdr maps a masked exthdr load onto a sub-byte template
 // (`frag frag-off`, `frag more-fragments`).
 func subExthdr(e *exthdrExpr, mask []byte) (*exthdrExpr, int, bool) {
-	if e.desc == nil {
+	if e.tdesc == nil {
 		return nil, 0, false
 	}
 	mask = trim(mask, e.bits)
@@ -270,11 +274,11 @@ func subExthdr(e *exthdrExpr, mask []byte) (*exthdrExpr, int, bool) {
 	if ones == 0 || ones == e.bits {
 		return nil, 0, false
 	}
-	for j := range e.desc.fields {
-		f := &e.desc.fields[j]
+	for j := range e.tdesc.fields {
+		f := &e.tdesc.fields[j]
 		if f.off == e.off+lead && f.bits == ones {
 			n := *e
-			n.f, n.off, n.bits = f, f.off, f.bits
+			n.desc, n.f, n.off, n.bits = e.tdesc, f, f.off, f.bits
 			return &n, e.bits - lead - ones, true
 		}
 	}
