@@ -68,7 +68,7 @@ func newRctx(t *ruleset.Table) *rctx {
 		c.proto[ruleset.BaseNetwork] = protoIP6
 	case ruleset.FamilyARP:
 		c.proto[ruleset.BaseNetwork] = protoARP
-	case ruleset.FamilyBridge, ruleset.FamilyNetdev:
+	case ruleset.FamilyBridge:
 		c.proto[ruleset.BaseLink] = protoEth
 	}
 	return c
@@ -142,6 +142,24 @@ func (c *rctx) expr(e ruleset.Expr) {
 		c.payloadWrite(x)
 	case *ruleset.Exthdr:
 		c.exthdr(x)
+	case *ruleset.Rt:
+		c.rt(x)
+	case *ruleset.Socket:
+		c.socket(x)
+	case *ruleset.Fib:
+		c.fib(x)
+	case *ruleset.Hash:
+		c.hash(x)
+	case *ruleset.Numgen:
+		c.numgen(x)
+	case *ruleset.Objref:
+		c.objref(x)
+	case *ruleset.Dup:
+		c.dup(x)
+	case *ruleset.Fwd:
+		c.fwd(x)
+	case *ruleset.Generic:
+		c.generic(x)
 	case *ruleset.Meta:
 		m := &metaExpr{key: x.Key}
 		if x.Set {
@@ -214,15 +232,7 @@ func (c *rctx) expr(e ruleset.Expr) {
 	case *ruleset.Log:
 		c.emit(&logStmt{l: *x})
 	case *ruleset.Reject:
-		fam := c.family
-		if fam == ruleset.FamilyINet || fam == ruleset.FamilyBridge || fam == ruleset.FamilyNetdev {
-			if p := c.proto[ruleset.BaseNetwork]; p == protoIP6 {
-				fam = ruleset.FamilyIPv6
-			} else {
-				fam = ruleset.FamilyIPv4
-			}
-		}
-		c.emit(&rejectStmt{r: *x, family: fam})
+		c.reject(x)
 	case *ruleset.NAT:
 		c.nat(x)
 	case *ruleset.Masq:
@@ -723,4 +733,32 @@ func (c *rctx) killDepSlot(b ruleset.PayloadBase) {
 		c.dead[c.deps[i]] = true
 		c.deps[i] = -1
 	}
+}
+
+// reject picks the ICMP family the code belongs to and hides the
+// dependency nft added for it.
+//
+// Ref: nftables src/netlink_delinearize.c — stmt_reject_postprocess
+func (c *rctx) reject(x *ruleset.Reject) {
+	r := &rejectStmt{r: *x, family: c.family}
+	switch c.family {
+	case ruleset.FamilyIPv4, ruleset.FamilyIPv6:
+		if x.Type == ruleset.RejectTCPRst {
+			c.killDepSlot(ruleset.BaseTransport)
+		}
+	case ruleset.FamilyINet, ruleset.FamilyBridge, ruleset.FamilyNetdev:
+		if x.Type == ruleset.RejectICMPXUnreach {
+			break
+		}
+		r.verbose = true
+		r.family = ruleset.FamilyUnspec
+		switch c.proto[ruleset.BaseNetwork] {
+		case protoIP:
+			r.family = ruleset.FamilyIPv4
+		case protoIP6:
+			r.family = ruleset.FamilyIPv6
+		}
+		c.killDepSlot(ruleset.BaseNetwork)
+	}
+	c.emit(r)
 }

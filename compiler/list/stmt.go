@@ -465,8 +465,9 @@ func (s *logStmt) json() any {
 //
 // Ref: nftables src/statement.c — reject_stmt_print
 type rejectStmt struct {
-	r      ruleset.Reject
-	family ruleset.Family // family the icmp code belongs to
+	r       ruleset.Reject
+	family  ruleset.Family // family the icmp code belongs to
+	verbose bool           // print the default code too (inet, bridge, netdev)
 }
 
 func (s *rejectStmt) parts() (string, expr) {
@@ -482,12 +483,12 @@ func (s *rejectStmt) parts() (string, expr) {
 	case ruleset.RejectICMPUnreach:
 		switch s.family {
 		case ruleset.FamilyIPv4:
-			if s.r.Code == 3 {
+			if s.r.Code == 3 && !s.verbose {
 				return "", nil
 			}
 			return "icmp", &valueExpr{dt: dtICMPCode, data: code, bits: 8}
 		case ruleset.FamilyIPv6:
-			if s.r.Code == 4 {
+			if s.r.Code == 4 && !s.verbose {
 				return "", nil
 			}
 			return "icmpv6", &valueExpr{dt: dtICMP6Code, data: code, bits: 8}
