@@ -28,6 +28,12 @@ cases=("$@")
 if [ ${#cases[@]} -eq 0 ]; then
 	for d in "$here"/*/; do cases+=("$(basename "$d")"); done
 fi
+# The oracle changes the global nf_conntrack_max for table-full cases: hold
+# the lock internal/kernel's runs share (exclusive), so no other kernel run
+# of this project happens meanwhile.
+mkdir -p /run/nftgo-kernel
+exec 9>>/run/nftgo-kernel/lock
+flock -x 9
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 for c in "${cases[@]}"; do
