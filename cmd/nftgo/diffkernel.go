@@ -38,6 +38,9 @@ Exit status: 0 same result, 1 differences, 2 cannot run (not root, missing tools
 arguments).
 `
 
+// geteuid is replaceable so tests can play an unprivileged user.
+var geteuid = os.Geteuid
+
 // runDiffKernel is `nftgo diff-kernel`.
 func runDiffKernel(args []string, stdout, stderr io.Writer) int {
 	o, err := parseArgs(args)
@@ -49,7 +52,7 @@ func runDiffKernel(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, diffKernelUsage)
 		return 0
 	}
-	if os.Geteuid() != 0 {
+	if geteuid() != 0 {
 		fmt.Fprintln(stderr, "nftgo diff-kernel: needs root: it loads the ruleset into the kernel inside a network namespace")
 		return 2
 	}
