@@ -19,7 +19,9 @@ type regVal struct {
 	// bitwise (x & mask) ^ xor | or applied to inner, nil parts absent
 	inner         *regVal
 	mask, xor, or []byte
-	imm           []byte // immediate data
+	// the bitwise expression's own mask and xor, before normalisation
+	origMask, origXor []byte
+	imm               []byte // immediate data
 	// mapped: a map lookup result, re-typed by its consumer
 	mapSet  *ruleset.Set
 	mapKeys []expr
@@ -112,6 +114,15 @@ func (c *rctx) get(r ruleset.Register) *regVal {
 
 func (c *rctx) emit(s stmt) int {
 	c.stmts = append(c.stmts, s)
+	switch s.(type) {
+	case *matchStmt, *flagcmpStmt, *vmapStmt:
+	default:
+		// Ref: nftables src/netlink_delinearize.c —
+		// rule_maybe_reset_payload_deps: any other statement forgets
+		// the stored dependencies
+		c.deps = [4]int{-1, -1, -1, -1}
+		c.depIcmpType = -1
+	}
 	return len(c.stmts) - 1
 }
 
@@ -613,6 +624,29 @@ func (c *rctx) mapExpr(v *regVal, data *keyPart) expr {
 // stmt_payload_postprocess
 func (c *rctx) payloadWrite(x *ruleset.PayloadWrite) {
 	raw := &payloadExpr{base: x.Base, off: int(x.Offset) * 8, bits: int(x.Len) * 8}
+	// A field narrower than the bytes written is set by loading those
+	// bytes, keeping the other bits (mask) and or-ing in the new value.
+	if v := c.get(x.SReg); v.inner != nil && v.inner.raw != nil && v.origMask != nil {
+		in := v.inner.raw
+		if in.base == raw.base && in.off == raw.off && in.bits == raw.bits {
+			inv := invert(trim(v.origMask, raw.bits))
+			if p, shift, ok := c.subField(raw, inv); ok {
+				c.killDep(p)
+				val := shiftRight(trim(append(append([]byte(nil), v.origXor...), make([]byte, 16)...), raw.bits), shift, p.bits)
+				c.emit(&mangleStmt{key: p, val: &valueExpr{dt: p.f.dt, data: val, order: boBig, bits: p.bits}})
+				return
+			}
+			if d := c.protoAt(raw.base, raw.off); d != nil {
+				// whole fields inside a wider write (ip ttl in 2 bytes)
+				if p, shift, ok := c.subFieldAligned(raw, inv, d); ok {
+					c.killDep(p)
+					val := shiftRight(trim(append(append([]byte(nil), v.origXor...), make([]byte, 16)...), raw.bits), shift, p.bits)
+					c.emit(&mangleStmt{key: p, val: &valueExpr{dt: p.f.dt, data: val, order: boBig, bits: p.bits}})
+					return
+				}
+			}
+		}
+	}
 	key := c.fieldOf(raw)
 	dt := key.dtype()
 	c.emit(&mangleStmt{key: key, val: c.typed(c.get(x.SReg), dt, boBig, raw.bits)})

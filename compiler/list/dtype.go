@@ -43,6 +43,7 @@ const (
 	kDate     // ns since the epoch, local time
 	kHour     // seconds since midnight UTC, local time
 	kTime     // relative time in ms: 1m30s
+	kLabel    // ct label: a bit number
 )
 
 type sym struct {
@@ -115,7 +116,7 @@ var (
 		{"nd-router-advert", 134}, {"nd-neighbor-solicit", 135}, {"nd-neighbor-advert", 136},
 		{"nd-redirect", 137}, {"router-renumbering", 138}, {"ind-neighbor-solicit", 141},
 		{"ind-neighbor-advert", 142}, {"mld2-listener-report", 143}}}
-	dtCtLabel = &dtype{num: 30, name: "ct_label", bits: 128, kind: kInteger}
+	dtCtLabel = &dtype{num: 30, name: "ct_label", bits: 128, order: boHost, kind: kLabel}
 	dtPkttype = &dtype{num: 31, name: "pkt_type", bits: 8, order: boHost, kind: kSymbol, syms: []sym{
 		{"host", 0}, {"unicast", 0}, {"broadcast", 1}, {"multicast", 2}, {"other", 3}}}
 	dtICMPCode = &dtype{num: 32, name: "icmp_code", bits: 8, kind: kSymbol, syms: []sym{
@@ -300,7 +301,15 @@ func valueText(d *dtype, data []byte, o byteorder, bits int, m pmode) string {
 		}
 		return fmt.Sprintf("0x%0*x", w, toUint(data, o))
 	case kHexPlain:
+		if len(data) > 8 {
+			return bigHex(data, o)
+		}
 		return fmt.Sprintf("0x%x", toUint(data, o))
+	case kLabel:
+		if n, ok := singleBit(data, o); ok {
+			return strconv.Itoa(n)
+		}
+		return bigHex(data, o)
 	case kSymbol:
 		v := toUint(data, o)
 		if n, ok := symName(d.syms, v); ok && !m.numeric {
@@ -538,4 +547,26 @@ func ip6String(b []byte) string {
 		sb.WriteByte(':')
 	}
 	return sb.String()
+}
+
+// singleBit returns the index of the only set bit of a value read in its
+// byte order.
+func singleBit(data []byte, o byteorder) (int, bool) {
+	idx := -1
+	for i, c := range data {
+		for b := 0; b < 8; b++ {
+			if c&(1<<uint(b)) == 0 {
+				continue
+			}
+			if idx >= 0 {
+				return 0, false
+			}
+			if o == boHost {
+				idx = i*8 + b
+			} else {
+				idx = (len(data)-1-i)*8 + b
+			}
+		}
+	}
+	return idx, idx >= 0
 }

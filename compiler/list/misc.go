@@ -358,7 +358,7 @@ func (c *rctx) generic(g *ruleset.Generic) {
 				adt, nb = dtIPv6, 128
 			}
 			a := c.typed(c.get(addr), adt, boBig, nb)
-			if adt == dtIPv6 && port != 0 {
+			if adt == dtIPv6 {
 				b.WriteString(" [" + exprText(a) + "]")
 			} else {
 				b.WriteString(" " + exprText(a))

@@ -309,3 +309,25 @@ func (c *rctx) subField(raw *payloadExpr, mask []byte) (p *payloadExpr, shift in
 	p = &payloadExpr{proto: d, f: f, base: raw.base, off: f.off, bits: f.bits}
 	return p, raw.bits - lead - ones, true
 }
+
+// subFieldAligned is subField for a mask selecting a whole byte-aligned
+// template inside a wider load (nft writes `ip ttl` as two bytes to keep
+// the checksum update 16-bit aligned).
+func (c *rctx) subFieldAligned(raw *payloadExpr, mask []byte, d *protoDesc) (*payloadExpr, int, bool) {
+	mask = trim(mask, raw.bits)
+	lead, ones, i := 0, 0, 0
+	for ; i < raw.bits && mask[i/8]&(0x80>>uint(i%8)) == 0; i++ {
+		lead++
+	}
+	for ; i < raw.bits && mask[i/8]&(0x80>>uint(i%8)) != 0; i++ {
+		ones++
+	}
+	if ones == 0 {
+		return nil, 0, false
+	}
+	f := d.complete(raw.off+lead, ones, c.icmpType)
+	if f == nil {
+		return nil, 0, false
+	}
+	return &payloadExpr{proto: d, f: f, base: raw.base, off: f.off, bits: f.bits}, raw.bits - lead - ones, true
+}

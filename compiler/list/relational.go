@@ -26,7 +26,7 @@ func bitwiseVal(src *regVal, mask, xor []byte) *regVal {
 			m[i] |= o[i]
 		}
 	}
-	v := &regVal{inner: src, bits: src.bits, order: src.order}
+	v := &regVal{inner: src, bits: src.bits, order: src.order, origMask: append([]byte(nil), mask...), origXor: append([]byte(nil), xor...)}
 	if !(src.bits > 0 && allOnes(m, src.bits) && allZero(m[min(len(m), (src.bits+7)/8):])) {
 		v.mask = m
 	}
@@ -198,6 +198,16 @@ func (c *rctx) maskedMatch(op string, v *regVal, data []byte) {
 	}
 	dt := left.dtype()
 	o := in.order
+	if dt.kind == kLabel && allZero(data) && (op == "!=" || op == "==") {
+		if _, ok := singleBit(mask, o); ok {
+			nop := ""
+			if op == "==" {
+				nop = "!"
+			}
+			c.emit(&matchStmt{op: map[string]string{"": "in", "!": "!"}[nop], left: left, right: &valueExpr{dt: dt, data: mask, order: o, bits: nb}})
+			return
+		}
+	}
 	if dt.kind == kBitmask && (op == "==" || op == "!=") {
 		mv := toUint(mask, o)
 		if allZero(data) {
