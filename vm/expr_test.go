@@ -234,6 +234,13 @@ func TestRoutingStages(t *testing.T) {
 		{"forwarded", "wan", testpkt.Spec{Src: "198.51.100.2", Dst: "203.0.113.7", Proto: "udp"}, "f:policy", "lan"},
 		{"no route (no default)", "wan", testpkt.Spec{Src: "198.51.100.2", Dst: "8.8.8.8", Proto: "udp"}, "kernel:routing", ""},
 		{"martian source", "wan", testpkt.Spec{Src: "203.0.113.254", Dst: "203.0.113.7", Proto: "udp"}, "kernel:routing", ""},
+		{"limited broadcast", "wan", testpkt.Spec{Src: "0.0.0.0", Dst: "255.255.255.255", Proto: "udp"}, "in:policy", ""},
+		{"directed broadcast", "lan", testpkt.Spec{Src: "203.0.113.7", Dst: "203.0.113.255", Proto: "udp"}, "in:policy", ""},
+		{"all-hosts multicast", "lan", testpkt.Spec{Src: "203.0.113.7", Dst: "224.0.0.1", Proto: "udp"}, "in:policy", ""},
+		{"other multicast is not forwarded", "lan", testpkt.Spec{Src: "203.0.113.7", Dst: "239.255.255.250", Proto: "udp"}, "kernel:routing", ""},
+		{"ff02::1", "lan", testpkt.Spec{Src: "2001:db8:2::7", Dst: "ff02::1", Proto: "udp"}, "none", ""},
+		{"solicited-node of the router", "lan", testpkt.Spec{Src: "2001:db8:2::7", Dst: "ff02::1:ff00:fffe", Proto: "icmpv6", Type: 135}, "none", ""},
+		{"link-local destination", "lan", testpkt.Spec{Src: "2001:db8:2::7", Dst: "fe80::1", Proto: "udp"}, "kernel:routing", ""},
 		{"ttl 1", "wan", testpkt.Spec{Src: "198.51.100.2", Dst: "203.0.113.7", Proto: "udp", TTL: 1}, "kernel:routing", ""},
 	} {
 		res := m.Receive(pkt(t, tc.spec), tc.ifc, 1)

@@ -55,6 +55,13 @@ func (m *machine) receive(p *packet.Packet, ifname string, now int64) Result {
 	}
 	// Routing uses the destination after DNAT.
 	src, dst := rawAddrs(p)
+	switch m.host.classify(p, src, dst) {
+	case routeDrop:
+		return m.kernelDrop("routing")
+	case routeLocal:
+		m.runHook(ruleset.HookInput, "input")
+		return m.finish()
+	}
 	if m.host.local(dst) {
 		if m.host.local(src) && m.in != m.host.lo {
 			// Martian source: ip_route_input_slow drops it.

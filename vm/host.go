@@ -48,6 +48,7 @@ type host struct {
 	// Local addresses: a handful, so a scan beats a map.
 	local4 [][4]byte
 	local6 [][16]byte
+	bcast4 []uint32 // directed broadcasts of connected prefixes
 	routes []route
 	// The same routes by family as raw words, longest prefix first, for
 	// the per-packet lookup.
@@ -115,6 +116,10 @@ func newHost(h Host) (host, error) {
 		for _, p := range f.Prefix {
 			hm.addLocal(i, p.Addr())
 			hm.routes = append(hm.routes, route{p.Masked(), i})
+			if a := p.Addr(); a.Is4() && p.Bits() < 31 {
+				b := a.As4()
+				hm.bcast4 = append(hm.bcast4, binary.BigEndian.Uint32(b[:])|^uint32(0)>>p.Bits())
+			}
 		}
 	}
 	for _, r := range h.Routes {
@@ -238,4 +243,74 @@ func addrs(p *packet.Packet) (src, dst netip.Addr, ok bool) {
 		}
 	}
 	return src, dst, false
+}
+
+// Route classes for what is not plain unicast.
+const (
+	routeUnicast = iota
+	routeLocal
+	routeDrop
+)
+
+// classify handles the addresses ip_route_input_slow and ip6_rcv_finish
+// treat specially: limited and directed broadcast go to input; multicast
+// is delivered only for groups every host joins (224.0.0.1, IGMP; ff02::1
+// and the solicited-node groups of local addresses) and never forwarded
+// (no multicast routing); martian sources and link-local addresses are not
+// forwarded.
+//
+// Ref: net/ipv4/route.c — ip_route_input_slow, ip_route_input_mc;
+// net/ipv6/ip6_input.c — ip6_mc_input; net/ipv6/ip6_output.c — ip6_forward.
+func (h *host) classify(p *packet.Packet, src, dst []byte) int {
+	if len(dst) == 4 {
+		bc := h.broadcast4(dst)
+		if src[0] >= 224 || (binary.BigEndian.Uint32(src) == 0 && !bc) {
+			return routeDrop
+		}
+		switch {
+		case bc:
+			return routeLocal
+		case dst[0]&0xf0 == 0xe0:
+			if binary.BigEndian.Uint32(dst) == 0xe0000001 || (p.HasL4 && p.L4Proto == packet.ProtoIGMP) {
+				return routeLocal
+			}
+			return routeDrop
+		}
+		return routeUnicast
+	}
+	if src[0] == 0xff {
+		return routeDrop
+	}
+	if dst[0] == 0xff {
+		if dst[1]&0x0f <= 2 && string(dst[2:15]) == "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" && (dst[15] == 1 || dst[15] == 2) {
+			return routeLocal // all nodes; all routers (joined with forwarding on)
+		}
+		if dst[1] == 0x02 && string(dst[2:11]) == "\x00\x00\x00\x00\x00\x00\x00\x00\x00" && dst[11] == 1 && dst[12] == 0xff {
+			for _, l := range h.local6 {
+				if l[13] == dst[13] && l[14] == dst[14] && l[15] == dst[15] {
+					return routeLocal
+				}
+			}
+		}
+		return routeDrop
+	}
+	if (dst[0] == 0xfe && dst[1]&0xc0 == 0x80 || src[0] == 0xfe && src[1]&0xc0 == 0x80) && !h.local(dst) {
+		return routeDrop
+	}
+	return routeUnicast
+}
+
+// broadcast4 is 255.255.255.255 or the directed broadcast of a connected
+// prefix shorter than /31.
+func (h *host) broadcast4(a []byte) bool {
+	v := binary.BigEndian.Uint32(a)
+	if v == 0xffffffff {
+		return true
+	}
+	for _, b := range h.bcast4 {
+		if v == b {
+			return true
+		}
+	}
+	return false
 }
