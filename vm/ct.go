@@ -69,7 +69,17 @@ func (m *machine) ctGetEval(in *insn) {
 		if c == nil && m.untracked {
 			info = ct.Untracked
 		}
+		if c == nil && m.tmpl {
+			// A template is an attached ct with ctinfo NEW; there is
+			// no template check in nft_ct_get_eval.
+			m.store32(d, 1<<(uint32(ct.New)%3+1))
+			return
+		}
 		m.store32(d, ct.StateBits(c, info))
+		return
+	}
+	if c == nil && m.tmpl && ruleset.CtKey(in.key) == ruleset.CtZone {
+		m.store16(d, m.zone)
 		return
 	}
 	if c == nil {
@@ -169,6 +179,10 @@ func (m *machine) ctCounter(c *ct.Conn, k ruleset.CtKey, dir uint8) uint64 {
 //
 // Ref: net/netfilter/nft_ct.c — nft_ct_set_eval.
 func (m *machine) ctSetEval(in *insn) {
+	if ruleset.CtKey(in.key) == ruleset.CtZone {
+		m.ctSetZoneEval(in)
+		return
+	}
 	c := m.conn
 	if c == nil {
 		return
@@ -177,4 +191,16 @@ func (m *machine) ctSetEval(in *insn) {
 	case ruleset.CtMark:
 		c.SetMark(m.load32(in.sreg))
 	}
+}
+
+// ctSetZoneEval attaches a conntrack template with the zone, before
+// conntrack runs; a packet that already has an entry keeps it.
+//
+// Ref: net/netfilter/nft_ct.c — nft_ct_set_zone_eval.
+func (m *machine) ctSetZoneEval(in *insn) {
+	if m.conn != nil || m.untracked {
+		return
+	}
+	m.tmpl = true
+	m.zone = uint16(m.load32(in.sreg))
 }

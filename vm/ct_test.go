@@ -150,3 +150,23 @@ func TestLocalSendToSelf(t *testing.T) {
 		t.Errorf("decided %s out %q, want out:policy via tun0", decided(res), res.Out)
 	}
 }
+
+// TestCtZoneTemplate: `ct zone set 5` in raw attaches a template; the
+// entry conntrack creates is in zone 5 and `ct zone 5` matches later.
+func TestCtZoneTemplate(t *testing.T) {
+	syn := testpkt.Spec{Src: "203.0.113.5", Dst: "198.51.100.7", Proto: "tcp", Sport: 40000, Dport: 80, Flags: testpkt.SYN}
+	m := machineCT(t, routerHost(), nil, table(ruleset.FamilyIPv4, "t",
+		base("raw", ruleset.HookPrerouting, -300, Acc,
+			// [ immediate reg 1 0x00000005 ] [ ct set zone with reg 1 ]
+			r(1, &ruleset.Immediate{DReg: 1, Data: []byte{5, 0}}, &ruleset.Ct{Key: ruleset.CtZone, Direction: noDir, Set: true, SReg: 1}),
+			r(2, cat(ctState(8), counter())...)), // a template reads as new
+		base("f", ruleset.HookForward, 0, Drop,
+			// [ ct load zone => reg 1 ] [ cmp eq reg 1 0x00000005 ]
+			r(3, ctLoad(ruleset.CtZone, noDir), cmpw(Eq, 2, 5), imm(Acc)))))
+	if res := m.Receive(pkt(t, syn), "lan", 1); decided(res) != "f:0" {
+		t.Errorf("decided %s, want f:0", decided(res))
+	}
+	if c := m.Snapshot(1).Tables[0].Chains[0].Rules[1].Exprs[3].(*ruleset.Counter); c.Packets != 1 {
+		t.Errorf("ct state new before conntrack with a template: counter %d", c.Packets)
+	}
+}

@@ -15,6 +15,7 @@ func (m *machine) begin(p *packet.Packet, now int64) {
 	m.conn = nil
 	m.info = ct.NoInfo
 	m.untracked = false
+	m.tmpl, m.zone = false, 0
 	m.mark, m.priority, m.nftrace = 0, 0, 0
 	m.pkttype = pktType(p)
 	m.in, m.out = nil, nil
@@ -220,7 +221,7 @@ func (m *machine) runEntries(ents []hookEntry, h ruleset.Hook, stage string) boo
 			if m.conn != nil || m.untracked {
 				continue
 			}
-			c, info, drop := m.ct.In(m.pkt, uint8(h), m.now)
+			c, info, drop := m.ct.InZone(m.pkt, uint8(h), m.zone, m.now)
 			if drop {
 				m.res.Verdict = ruleset.VerdictDrop
 				m.res.KernelDrop = stage

@@ -494,10 +494,15 @@ func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, 
 	case *ruleset.Ct:
 		// Ref: net/netfilter/nft_ct.c — nft_ct_get_init, nft_ct_set_init.
 		if x.Set {
-			if x.Key != ruleset.CtMark {
+			n := 4
+			switch x.Key {
+			case ruleset.CtMark:
+			case ruleset.CtZone:
+				n = 2
+			default:
 				return in, st, errNotImpl
 			}
-			if in.sreg, err = l.load(x.SReg, 4); err != nil {
+			if in.sreg, err = l.load(x.SReg, n); err != nil {
 				return in, st, err
 			}
 			in.op, in.key = opCtSet, uint32(x.Key)

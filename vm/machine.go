@@ -125,5 +125,9 @@ type machine struct {
 	nftrace   uint8
 	pkttype   uint8
 	untracked bool
-	res       Result
+	// tmpl is a conntrack template attached by `ct zone set` before
+	// conntrack ran; zone is its zone.
+	tmpl bool
+	zone uint16
+	res  Result
 }

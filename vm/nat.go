@@ -2,6 +2,7 @@ package vm
 
 import (
 	"github.com/nftgo/nftgo/ct"
+	"github.com/nftgo/nftgo/packet"
 	"github.com/nftgo/nftgo/ruleset"
 )
 
@@ -30,6 +31,14 @@ type natRange struct {
 func (m *machine) natHook(h ruleset.Hook) bool {
 	c := m.conn
 	if c == nil {
+		return true
+	}
+	// An ICMP error RELATED to a connection is translated (inner packet
+	// included) without consulting nat chains.
+	// Ref: net/netfilter/nf_nat_proto.c — nf_nat_ipv4_fn, nf_nat_ipv6_fn.
+	if (m.info == ct.Related || m.info == ct.RelatedReply) && m.pkt.HasL4 &&
+		(m.pkt.L4Proto == packet.ProtoICMP || m.pkt.L4Proto == packet.ProtoICMPv6) {
+		m.natPacket(c, h)
 		return true
 	}
 	done := uint32(ct.StatusDstNATDone)

@@ -267,7 +267,7 @@ func (m *machine) exec(code []insn) {
 		case opNotrack:
 			// Ref: net/netfilter/nft_ct.c — nft_notrack_eval: only
 			// when no entry is attached yet.
-			if m.conn == nil && !m.untracked {
+			if m.conn == nil && !m.untracked && !m.tmpl {
 				m.untracked = true
 			}
 		case opLookup:
