@@ -137,7 +137,22 @@ func decodeElements(s *ruleset.Set, es []expr, rvs []*regVal, shifts, fbits []in
 		return nil
 	}
 	wrap := func(el *ruleset.Element, key expr) expr {
-		var e expr = &elemExpr{key: key, stmts: elemStmts(el), timeout: el.Timeout, expires: el.Expires, comment: el.Comment}
+		// The kernel reports the remaining time of every element of a
+		// set with timeouts; nft prints an element's own timeout only
+		// when it differs from the set's.
+		// Ref: nftables src/netlink.c — netlink_delinearize_setelem
+		to, exp := el.Timeout, el.Expires
+		if to == s.Timeout {
+			to = 0
+		}
+		if exp == 0 {
+			if el.Timeout != 0 {
+				exp = el.Timeout
+			} else if s.Timeout != 0 {
+				exp = s.Timeout
+			}
+		}
+		var e expr = &elemExpr{key: key, stmts: elemStmts(el), timeout: to, expires: exp, comment: el.Comment}
 		if s.IsMap() {
 			if d := data(el); d != nil {
 				e = &mappingExpr{key: e, data: d}

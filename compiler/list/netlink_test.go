@@ -22,6 +22,8 @@ var (
 	reTable = regexp.MustCompile(`^table\s+(\S+)\s+(\S+)\s*\{`)
 	reChain = regexp.MustCompile(`^chain\s+(\S+)\s*\{`)
 	reSet   = regexp.MustCompile(`^(set|map)\s+(\S+)\s*\{`)
+	reObj   = regexp.MustCompile(`^(counter|quota|limit|ct helper|ct timeout|ct expectation|synproxy|secmark)\s+(\S+)\s*\{`)
+	reObjLn = regexp.MustCompile(`^table \(null\) name \(null\) use 0 \[ (\S+) ?(.*?) ?\]$`)
 	reHook  = regexp.MustCompile(`^type\s+(\S+)\s+hook\s+(\S+)(?:\s+device\s+"?([^"\s]+)"?)?\s+priority\s+([^;]+);(?:\s*policy\s+(\S+);)?`)
 	reRule  = regexp.MustCompile(`^(\S+) (\S+) (\S+)$`)
 	reExpr  = regexp.MustCompile(`^  \[ (\S+) ?(.*?) ?\]$`)
@@ -105,6 +107,9 @@ func buildFromNetlink(src, netlink string) (*ruleset.Ruleset, error) {
 	var cur *ruleset.Table
 	var curChain *ruleset.Chain
 	var curSet *ruleset.Set
+	var objs []*ruleset.Object
+	objTable := map[*ruleset.Object]*ruleset.Table{}
+	curObj := false
 	depth := 0
 	for _, line := range strings.Split(src, "\n") {
 		l := strings.TrimSpace(line)
@@ -130,6 +135,15 @@ func buildFromNetlink(src, netlink string) (*ruleset.Ruleset, error) {
 			chains = append(chains, curChain)
 			chainTable[curChain] = cur
 			depth = 2
+		case depth == 1 && reObj.MatchString(l):
+			m := reObj.FindStringSubmatch(l)
+			cur.Objects = append(cur.Objects, &ruleset.Object{Kind: m[1], Name: m[2]})
+			objs = append(objs, cur.Objects[len(cur.Objects)-1])
+			objTable[cur.Objects[len(cur.Objects)-1]] = cur
+			if !strings.HasSuffix(l, "}") {
+				depth = 2
+				curObj = true
+			}
 		case depth == 1 && reSet.MatchString(l):
 			m := reSet.FindStringSubmatch(l)
 			curSet = &ruleset.Set{Name: m[2]}
@@ -170,10 +184,11 @@ func buildFromNetlink(src, netlink string) (*ruleset.Ruleset, error) {
 			}
 		case depth == 2 && curSet != nil && (l == "counter" || strings.HasPrefix(l, "counter;")):
 			curSet.Exprs = append(curSet.Exprs, &ruleset.Counter{})
+		case curObj && !strings.HasSuffix(l, "}"):
 		case strings.HasSuffix(l, "}") && !strings.Contains(l, "{"):
 			depth--
 			if depth == 1 {
-				curChain, curSet = nil, nil
+				curChain, curSet, curObj = nil, nil, false
 			}
 			if depth == 0 {
 				cur = nil
@@ -183,7 +198,7 @@ func buildFromNetlink(src, netlink string) (*ruleset.Ruleset, error) {
 	// handles: chains, then sets, then rules, one counter per table
 	next := map[*ruleset.Table]uint64{}
 	h := func(t *ruleset.Table) uint64 { next[t]++; return next[t] }
-	ci := 0
+	ci, oi := 0, 0
 	findTable := func(fam, name string) *ruleset.Table {
 		f, _ := ruleset.ParseFamily(fam)
 		for _, t := range rs.Tables {
@@ -204,6 +219,30 @@ func buildFromNetlink(src, netlink string) (*ruleset.Ruleset, error) {
 		switch {
 		case line == "":
 			rule = nil
+		case reObjLn.MatchString(line):
+			m := reObjLn.FindStringSubmatch(line)
+			if oi < len(objs) {
+				o := objs[oi]
+				oi++
+				o.Handle = h(objTable[o])
+				if e, err := parseExprBody(m[1], m[2]); err == nil {
+					switch e.(type) {
+					case *ruleset.Counter, *ruleset.Quota, *ruleset.Limit:
+						o.Expr = e
+					}
+				}
+				if m[1] == "ct_helper" {
+					g := strings.Fields(m[2])
+					proto := map[string]string{"6": "tcp", "17": "udp"}[g[5]]
+					l3 := objTable[o].Family.String()
+					if g[3] == "10" {
+						l3 = "ip6"
+					} else if g[3] == "2" {
+						l3 = "ip"
+					}
+					o.Attrs = []ruleset.ObjectAttr{{Key: "type", Value: strconv.Quote(g[1]) + " protocol " + proto}, {Key: "l3proto", Value: l3}}
+				}
+			}
 		case strings.Contains(line, "(null) (null) use"):
 			if ci < len(chains) {
 				c := chains[ci]
@@ -463,7 +502,12 @@ func parseExpr(line string) (ruleset.Expr, error) {
 	return parseExprBody(m[1], m[2])
 }
 
-func parseExprBody(name, body string) (ruleset.Expr, error) {
+func parseExprBody(name, body string) (e ruleset.Expr, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e, err = nil, fmt.Errorf("cannot parse [ %s %s ]: %v", name, body, r)
+		}
+	}()
 	f := strings.Fields(body)
 	bad := func() (ruleset.Expr, error) { return nil, fmt.Errorf("cannot parse [ %s %s ]", name, body) }
 	switch name {
@@ -623,10 +667,19 @@ func parseExprBody(name, body string) (ruleset.Expr, error) {
 		}
 		return &ruleset.Limit{Rate: r, Unit: u, Burst: uint32(b), Type: t, Flags: uint32(fl)}, nil
 	case "quota":
-		b, _ := strconv.ParseUint(f[1], 10, 64)
-		c, _ := strconv.ParseUint(f[3], 10, 64)
-		fl, _ := strconv.ParseUint(f[5], 10, 32)
-		return &ruleset.Quota{Bytes: b, Consumed: c, Flags: uint32(fl)}, nil
+		q := &ruleset.Quota{}
+		for i := 0; i+1 < len(f); i++ {
+			n, _ := strconv.ParseUint(f[i+1], 10, 64)
+			switch f[i] {
+			case "bytes":
+				q.Bytes = n
+			case "consumed":
+				q.Consumed = n
+			case "flags":
+				q.Flags = uint32(n)
+			}
+		}
+		return q, nil
 	case "log":
 		l := &ruleset.Log{}
 		rest := body
