@@ -175,38 +175,3 @@ func TestReset(t *testing.T) {
 		t.Fatalf("Reset on a copy changed the original: %v", a.conns)
 	}
 }
-
-func BenchmarkConncountAdd(b *testing.B) {
-	// 100k keys, each list holding two live connections; every add is a
-	// duplicate of the second one (the steady state of an established flow).
-	const keys = 100000
-	f := fakeTable{}
-	testLookup = func(tup ct.Tuple, zone uint16, now int64) (bool, bool) {
-		closed, ok := f[tup]
-		return ok, closed
-	}
-	defer func() { testLookup = nil }()
-	lists := make([]List, keys)
-	tuples := make([]ct.Tuple, keys*2)
-	for i := range tuples {
-		tp := tup(i)
-		tp.Src[1], tp.Src[2] = byte(i>>16), byte(i>>8)
-		tuples[i] = tp
-		f[tp] = false
-	}
-	for k := range lists {
-		lists[k].Add(nil, tuples[2*k], 0, 0)
-		lists[k].Add(nil, tuples[2*k+1], 0, 0)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	var sum uint32
-	for i := 0; i < b.N; i++ {
-		k := (i * 7919) % keys
-		n, _ := lists[k].Add(nil, tuples[2*k+1], 0, 0)
-		sum += n + lists[k].Count()
-	}
-	if sum == 0 {
-		b.Fatal("no counts")
-	}
-}
