@@ -32,14 +32,23 @@ func TestNoAllocs(t *testing.T) {
 		{"icmp6", testpkt.Spec{Src: "2001:db8:1::2", Dst: "2001:db8:2::9", Proto: "icmpv6", Type: 128, ID: 7}},
 		{"frag4", testpkt.Spec{Src: "198.51.100.2", Dst: "203.0.113.9", Proto: "udp", FragOffset: 100}},
 	}
-	rulesets := map[string]func() *ruleset.Table{
-		"linear":   func() *ruleset.Table { return linearTable(20) },
-		"stateful": statefulTen,
+	rulesets := map[string]func() []*ruleset.Table{
+		"linear":   func() []*ruleset.Table { return []*ruleset.Table{linearTable(20)} },
+		"stateful": func() []*ruleset.Table { return []*ruleset.Table{statefulTen()} },
+		"nat":      natDnat,
+		"sets": func() []*ruleset.Table {
+			saddr := payload(NET, 12, 4)
+			return []*ruleset.Table{setTable(
+				r(2, saddr, &ruleset.Lookup{Set: "s", SReg: 1, Flags: ruleset.LookupInvert}, counter()),
+				r(3, payload(NET, 12, 4), &ruleset.Dynset{Op: ruleset.DynsetUpdate, Set: "s", SRegKey: 1, Flags: dynsetExpr, Exprs: []ruleset.Expr{counter()}}),
+				r(4, payload(NET, 12, 4), &ruleset.Lookup{Set: "v", SReg: 1, DReg: 0, HasDReg: true}),
+				r(5, &ruleset.Log{Prefix: "x"}, &ruleset.Limit{Rate: 10, Unit: 1}, &ruleset.Quota{Bytes: 1 << 40}, imm(Acc)))}
+		},
 	}
 	for rname, mk := range rulesets {
 		for _, k := range kinds {
 			t.Run(rname+"/"+k.name, func(t *testing.T) {
-				m := machineCTb(t, mk())
+				m := machineCTb(t, mk()...)
 				p := pkt(t, k.spec)
 				orig := append([]byte(nil), p.Data...)
 				now := int64(1e18)
