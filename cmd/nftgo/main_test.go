@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,5 +89,58 @@ func TestCheckError(t *testing.T) {
 		if st != 1 || out != "" || !strings.HasPrefix(errOut, bad+":3:") || !strings.Contains(errOut, "Error: syntax error") {
 			t.Errorf("nftgo %s = %d, stdout %q, stderr %q; want 1, nothing, %s:3:…: Error: syntax error …", strings.Join(args, " "), st, out, errOut, bad)
 		}
+	}
+}
+
+// TestReplayCommandLine runs run-nftgo's command line (flags after the
+// command words, JSON listing on stdout) on the table-full case: stdout is
+// one libnftables JSON document, the verdicts file has a line per packet
+// with conntrack's three drops, and the conntrack file the 7 entries Linux
+// kept (testdata/replay/ct-table-full/kernel.json).
+func TestReplayCommandLine(t *testing.T) {
+	dir := filepath.Join(replayCases, "ct-table-full")
+	tmp := t.TempDir()
+	vf, cf := filepath.Join(tmp, "v.jsonl"), filepath.Join(tmp, "ct.txt")
+	st, out, errOut := runSafe(t, "-f", filepath.Join(dir, "ruleset.nft"), "--replay", filepath.Join(dir, "traffic.pcap"),
+		"--iface", "wan=198.51.100.254/24,2001:db8:1::fffe/64", "--iface", "lan=203.0.113.254/24,2001:db8:2::fffe/64",
+		"--route", "default@wan", "--sysctl", "net.netfilter.nf_conntrack_max=7",
+		"-j", "list", "ruleset", "--verdicts", vf, "--conntrack", cf)
+	if st != 0 {
+		t.Fatalf("exit %d: %s", st, errOut)
+	}
+	var doc struct {
+		Nftables []map[string]json.RawMessage `json:"nftables"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Nftables) == 0 {
+		t.Fatalf("stdout is not a libnftables JSON document (%v): %q", err, out)
+	}
+	v, err := os.ReadFile(vf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(v)), "\n")
+	kernelDrops := 0
+	for i, l := range lines {
+		var o struct {
+			Index   int    `json:"index"`
+			Verdict string `json:"verdict"`
+			Kernel  string `json:"kernel"`
+		}
+		if err := json.Unmarshal([]byte(l), &o); err != nil || o.Index != i {
+			t.Fatalf("verdict line %d %q: %v", i, l, err)
+		}
+		if o.Kernel == "conntrack" && o.Verdict == "drop" {
+			kernelDrops++
+		}
+	}
+	if len(lines) != 10 || kernelDrops != 3 {
+		t.Errorf("%d verdict lines with %d conntrack drops, want 10 and 3", len(lines), kernelDrops)
+	}
+	c, err := os.ReadFile(cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(c), "SYN_SENT"); n != 7 {
+		t.Errorf("conntrack file has %d SYN_SENT entries, want 7:\n%s", n, c)
 	}
 }
