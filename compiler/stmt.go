@@ -579,6 +579,14 @@ func (r *rulectx) masqStmt() {
 
 // setStmt: `KEY set VALUE` for meta and ct keys.
 func (r *rulectx) setStmt(lhs *xexpr) {
+	if lhs.kind == xPayload {
+		r.payloadSet(lhs)
+		return
+	}
+	if lhs.kind == xGeneric && lhs.exthdrLen != 0 {
+		r.exthdrSet(lhs)
+		return
+	}
 	if lhs.kind != xMeta && lhs.kind != xCt {
 		r.fail(lhs.t0, "syntax error, unexpected set")
 		return
