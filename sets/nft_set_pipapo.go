@@ -209,7 +209,7 @@ func (p *pipapo) lookup(key []byte, now int64) *Elem {
 	}
 	cands := p.cand[p.segStart[j]:p.segStart[j+1]]
 	if p.narrow {
-		var rw [maxKeyLen / 8]uint64
+		var rw [maxKeyLen / 4]uint64 // up to 16 fields of 4 bytes
 		kr := rw[:len(p.fields)-1]
 		for i, f := range p.fields[1:] {
 			words(kr[i:i+1], key[f.off:f.off+f.len])

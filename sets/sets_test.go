@@ -684,3 +684,84 @@ func TestIntervalTimeouts(t *testing.T) {
 		t.Errorf("rbtree dump after expiry: %d elements, want 2", n)
 	}
 }
+
+// TestConcatManyFields: sixteen 1-byte fields, the most a 64-byte key
+// holds (each field is rounded up to 4 bytes).
+func TestConcatManyFields(t *testing.T) {
+	lens := make([]uint32, 16)
+	key, lo, hi := make([]byte, 64), make([]byte, 64), make([]byte, 64)
+	for i := range lens {
+		lens[i] = 1
+		lo[4*i], hi[4*i], key[4*i] = byte(i), byte(i+10), byte(i+5)
+	}
+	s := mustNew(t, &ruleset.Set{KeyLen: 64, Flags: ruleset.SetInterval | ruleset.SetConcat, FieldLens: lens,
+		Elements: []*ruleset.Element{{Key: lo, KeyEnd: hi}}})
+	if s.Lookup(key, 0) == nil {
+		t.Fatal("key inside every field's range missed")
+	}
+	key[60] = 30
+	if s.Lookup(key, 0) != nil {
+		t.Fatal("key outside the last field's range matched")
+	}
+}
+
+// TestNoPanics feeds New random definitions (key lengths, flags, field
+// lengths, element keys of any length) and runs every operation on what it
+// accepts: errors are fine, panics are not.
+func TestNoPanics(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	bytesN := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.UintN(4)) * 0x55
+		}
+		return b
+	}
+	flagsPool := []uint32{0, ruleset.SetInterval, ruleset.SetMap, ruleset.SetTimeout, ruleset.SetEval, ruleset.SetConcat, ruleset.SetInterval | ruleset.SetConcat}
+	for round := 0; round < 3000; round++ {
+		klen := r.IntN(70)
+		def := &ruleset.Set{KeyLen: uint32(klen), DataLen: uint32(r.IntN(70)), Size: uint32(r.IntN(5)), Timeout: uint64(r.IntN(3)) * 500}
+		for i := 0; i < 3; i++ {
+			def.Flags |= flagsPool[r.IntN(len(flagsPool))]
+		}
+		if r.IntN(3) == 0 {
+			def.DataType = ruleset.DataVerdict
+		}
+		for i := r.IntN(4); i > 0; i-- {
+			def.FieldLens = append(def.FieldLens, uint32(r.IntN(20)))
+		}
+		for i := r.IntN(12); i > 0; i-- {
+			e := &ruleset.Element{Key: bytesN(r.IntN(klen + 3)), Data: bytesN(r.IntN(8)), Timeout: uint64(r.IntN(3)) * 300}
+			if r.IntN(3) == 0 {
+				e.KeyEnd = bytesN(r.IntN(klen + 3))
+			}
+			if r.IntN(4) == 0 {
+				e.Flags = uint32(r.IntN(4))
+			}
+			if r.IntN(5) == 0 {
+				e.Exprs = []ruleset.Expr{&ruleset.Counter{}, &ruleset.Limit{Rate: 1, Unit: 1}}
+			}
+			def.Elements = append(def.Elements, e)
+		}
+		s, err := New(def)
+		if err != nil {
+			continue
+		}
+		for op := 0; op < 20; op++ {
+			now := int64(op) * sec / 3
+			k := bytesN(r.IntN(klen + 3))
+			switch r.IntN(5) {
+			case 0:
+				s.Lookup(k, now)
+			case 1:
+				s.Update(k, bytesN(r.IntN(8)), []ruleset.Expr{&ruleset.Connlimit{Count: 1}}, int64(r.IntN(2))*sec, r.IntN(2) == 0, now)
+			case 2:
+				s.Delete(k, now)
+			case 3:
+				s.GC(nil, now)
+			case 4:
+				s.Dump(now)
+			}
+		}
+	}
+}
