@@ -97,6 +97,9 @@ func (m *machine) load(rs *ruleset.Ruleset, cfg Config) error {
 	if err := m.validateDepth(); err != nil {
 		return err
 	}
+	if err := m.validateHooks(); err != nil {
+		return err
+	}
 	m.buildHooks()
 	if m.ctActive {
 		ctc := cfg.CT
@@ -474,9 +477,6 @@ func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, 
 			default:
 				return in, st, errNotSupp
 			}
-			if x.Key == ruleset.MetaPkttype && c.Hook != nil && c.Hook.Hook != ruleset.HookPrerouting && c.Hook.Hook != ruleset.HookIngress {
-				return in, st, errNotSupp
-			}
 			if in.sreg, err = l.load(x.SReg, n); err != nil {
 				return in, st, err
 			}
@@ -547,18 +547,6 @@ func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, 
 		in.op, in.idx = opLog, int32(len(m.logPrefixes))
 		m.logPrefixes = append(m.logPrefixes, x.Prefix)
 	case *ruleset.Reject:
-		// Ref: net/netfilter/nft_reject.c — nft_reject_validate.
-		if c.Hook != nil {
-			switch c.Hook.Hook {
-			case ruleset.HookPrerouting, ruleset.HookInput, ruleset.HookForward, ruleset.HookOutput:
-			case ruleset.HookIngress:
-				if l.t.Family != ruleset.FamilyINet {
-					return in, st, errNotSupp
-				}
-			default:
-				return in, st, errNotSupp
-			}
-		}
 		if x.Type > ruleset.RejectICMPXUnreach {
 			return in, st, errInval
 		}
@@ -588,14 +576,8 @@ func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, 
 	case *ruleset.NAT:
 		return l.loadNAT(c, x)
 	case *ruleset.Masq:
-		if c.Hook != nil && (c.Hook.Type != "nat" || c.Hook.Hook != ruleset.HookPostrouting) {
-			return in, st, errNotSupp
-		}
 		return l.loadProtoRange(opMasq, x.ProtoMin, x.ProtoMax, x.Flags)
 	case *ruleset.Redir:
-		if c.Hook != nil && (c.Hook.Type != "nat" || (c.Hook.Hook != ruleset.HookPrerouting && c.Hook.Hook != ruleset.HookOutput)) {
-			return in, st, errNotSupp
-		}
 		return l.loadProtoRange(opRedir, x.ProtoMin, x.ProtoMax, x.Flags)
 	default:
 		return in, st, errNotImpl
@@ -726,18 +708,6 @@ func (l *loader) loadNAT(c *ruleset.Chain, x *ruleset.NAT) (in insn, st int32, e
 	st = -1
 	if x.Type != ruleset.NATSnat && x.Type != ruleset.NATDnat {
 		return in, st, errInval
-	}
-	if c.Hook != nil {
-		if c.Hook.Type != "nat" {
-			return in, st, errNotSupp
-		}
-		h := c.Hook.Hook
-		if x.Type == ruleset.NATSnat && h != ruleset.HookPostrouting && h != ruleset.HookInput {
-			return in, st, errNotSupp
-		}
-		if x.Type == ruleset.NATDnat && h != ruleset.HookPrerouting && h != ruleset.HookOutput {
-			return in, st, errNotSupp
-		}
 	}
 	alen := 4
 	switch x.Family {
@@ -1013,4 +983,95 @@ func fuse(code []insn) []insn {
 		out = append(out, in)
 	}
 	return out
+}
+
+// validateHooks runs the expressions' validate checks for every base chain
+// and each chain it reaches by jump, goto or verdict map: the hook and
+// chain type of the base chain decide (reject, nat, masquerade, redirect,
+// meta set pkttype; notrack has no such check: it loads in forward too).
+//
+// Ref: net/netfilter/nf_tables_api.c — nft_chain_validate; nft_reject.c —
+// nft_reject_validate; nft_nat.c — nft_nat_validate; nft_masq.c;
+// nft_redir.c; nft_meta.c — nft_meta_set_validate.
+func (m *machine) validateHooks() error {
+	for ci := range m.chains {
+		bc := &m.chains[ci]
+		if !bc.base {
+			continue
+		}
+		t := m.rs.Tables[bc.table]
+		seen := map[int32]bool{}
+		var walk func(c int32) error
+		walk = func(c int32) error {
+			if seen[c] {
+				return nil
+			}
+			seen[c] = true
+			for _, r := range m.chains[c].src.Rules {
+				for _, e := range r.Exprs {
+					if err := hookAllows(e, t.Family, bc.src.Hook); err != nil {
+						return &LoadError{Family: t.Family, Table: t.Name, Chain: m.chains[c].src.Name, Handle: r.Handle, Expr: e.Name(), Err: err}
+					}
+				}
+			}
+			for _, n := range m.targets(c) {
+				if err := walk(n); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if err := walk(int32(ci)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hookAllows is one expression's validate op for a base chain's hook.
+func hookAllows(e ruleset.Expr, fam ruleset.Family, h *ruleset.ChainHook) error {
+	in := func(hooks ...ruleset.Hook) bool {
+		for _, x := range hooks {
+			if h.Hook == x {
+				return true
+			}
+		}
+		return false
+	}
+	netdev := fam == ruleset.FamilyNetdev
+	switch x := e.(type) {
+	case *ruleset.Reject:
+		if netdev || fam == ruleset.FamilyBridge || fam == ruleset.FamilyARP {
+			return nil
+		}
+		if !in(ruleset.HookPrerouting, ruleset.HookInput, ruleset.HookForward, ruleset.HookOutput) &&
+			!(fam == ruleset.FamilyINet && h.Hook == ruleset.HookIngress) {
+			return errNotSupp
+		}
+	case *ruleset.NAT:
+		if h.Type != "nat" {
+			return errNotSupp
+		}
+		if x.Type == ruleset.NATSnat && !in(ruleset.HookPostrouting, ruleset.HookInput) {
+			return errNotSupp
+		}
+		if x.Type == ruleset.NATDnat && !in(ruleset.HookPrerouting, ruleset.HookOutput) {
+			return errNotSupp
+		}
+	case *ruleset.Masq:
+		if h.Type != "nat" || !in(ruleset.HookPostrouting) {
+			return errNotSupp
+		}
+	case *ruleset.Redir:
+		if h.Type != "nat" || !in(ruleset.HookPrerouting, ruleset.HookOutput) {
+			return errNotSupp
+		}
+	case *ruleset.Meta:
+		if x.Set && x.Key == ruleset.MetaPkttype {
+			if netdev && h.Hook != ruleset.HookNetdevIngress || !netdev && !in(ruleset.HookPrerouting) {
+				return errNotSupp
+			}
+		}
+	}
+	return nil
 }

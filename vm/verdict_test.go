@@ -190,6 +190,13 @@ func TestLoadErrors(t *testing.T) {
 		{"dynset on a constant set", withSet(constSet, addS()), errBusy, "Could not process rule: Device or resource busy"},
 		{"connlimit element in a timeout set", withSet(timeoutSet, addS(&ruleset.Connlimit{Count: 1})), errNotSupp, ""},
 		{"dynset timeout without timeout flag", withSet(plainSet, r(9, payload(NET, 12, 4), &ruleset.Dynset{Set: "s", SRegKey: 1, Timeout: 1000})), errInval, ""},
+		// Checked with nft 1.0.6 on 6.18: reject reached by jump from
+		// postrouting, meta pkttype set in input → Operation not supported;
+		// notrack in forward loads.
+		{"reject in a chain jumped to from postrouting", table(ruleset.FamilyIPv4, "t", user("u", r(1, &ruleset.Reject{})), base("p", ruleset.HookPostrouting, 0, Acc, r(2, jumpTo(Jmp, "u")))), errNotSupp, "Could not process rule: Operation not supported"},
+		{"meta pkttype set in input", table(ruleset.FamilyIPv4, "t", base("b", ruleset.HookInput, 0, Acc, r(1, &ruleset.Immediate{DReg: 1, Data: []byte{0}}, &ruleset.Meta{Key: ruleset.MetaPkttype, Set: true, SReg: 1}))), errNotSupp, ""},
+		{"notrack in forward loads", table(ruleset.FamilyIPv4, "t", base("b", ruleset.HookForward, 0, Acc, r(1, &ruleset.Notrack{}))), nil, ""},
+		{"dnat in a filter chain", table(ruleset.FamilyIPv4, "t", base("b", ruleset.HookPrerouting, 0, Acc, r(1, &ruleset.NAT{Type: ruleset.NATDnat, Family: ruleset.FamilyIPv4}))), errNotSupp, ""},
 		{"reject in postrouting", table(ruleset.FamilyIPv4, "t", base("b", ruleset.HookPostrouting, 0, Acc, r(1, &ruleset.Reject{}))), errNotSupp, ""},
 		{"bitwise partial overlap", table(ruleset.FamilyIPv4, "t", base("b", ruleset.HookInput, 0, Acc, r(1, payload(NET, 0, 8), &ruleset.Bitwise{SReg: 8, DReg: 9, Len: 8, Mask: make([]byte, 8), Xor: make([]byte, 8)}))), errInval, ""},
 	}
