@@ -146,7 +146,18 @@ func New(def *ruleset.Set) (*Set, error) {
 		default:
 			s.all = append(s.all, e)
 		}
-		s.nelems++
+		if e.flags&ruleset.ElemIntervalEnd == 0 {
+			// End elements do not count against the size: a range is one
+			// element (checked with nft 1.0.6 on 6.18: `size 1` takes one
+			// range, `size 2` refuses three).
+			s.nelems++
+		}
+	}
+	if def.SizeSet && def.Size != 0 && s.nelems > int(def.Size) {
+		// nft_add_set_elem: -ENFILE past the declared size. Only a size
+		// nft declared counts here: the 65535 a dynset binding gives
+		// applies after the elements were added.
+		return nil, errorf("set %s: %d elements in a set of size %d: too many open files in system", def.Name, s.nelems, def.Size)
 	}
 	switch s.backend {
 	case backendRbtree:

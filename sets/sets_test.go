@@ -101,6 +101,10 @@ func TestNewErrors(t *testing.T) {
 		{"connlimit in a timeout set", &ruleset.Set{KeyLen: 4, Flags: ruleset.SetTimeout | ruleset.SetEval, Exprs: []ruleset.Expr{&ruleset.Connlimit{Count: 1}}}},
 		{"connlimit in an interval set", &ruleset.Set{KeyLen: 4, Flags: ruleset.SetInterval,
 			Elements: []*ruleset.Element{{Key: ip4("1.1.1.1"), Exprs: []ruleset.Expr{&ruleset.Connlimit{Count: 1}}}}}},
+		{"more elements than the declared size", &ruleset.Set{KeyLen: 4, Size: 1, SizeSet: true,
+			Elements: []*ruleset.Element{{Key: ip4("1.1.1.1")}, {Key: ip4("1.1.1.2")}}}},
+		{"more ranges than the declared size", &ruleset.Set{KeyLen: 4, Size: 1, SizeSet: true, Flags: ruleset.SetInterval,
+			Elements: []*ruleset.Element{{Key: ip4("1.1.1.0")}, {Key: ip4("1.1.2.0"), Flags: ruleset.ElemIntervalEnd}, {Key: ip4("2.2.2.0")}}}},
 		{"fields past the key", &ruleset.Set{KeyLen: 8, Flags: ruleset.SetInterval | ruleset.SetConcat, FieldLens: []uint32{4, 8}}},
 	}
 	for _, tc := range tests {
@@ -328,6 +332,15 @@ func TestConcatBruteForce(t *testing.T) {
 				t.Fatalf("round %d: %#x . %d: element %d, want %d", round, a, p, got, want)
 			}
 		}
+	}
+}
+
+func TestSizeCountsRanges(t *testing.T) {
+	// One range (start + end element) fits `size 1`.
+	s := mustNew(t, &ruleset.Set{KeyLen: 4, Size: 1, SizeSet: true, Flags: ruleset.SetInterval,
+		Elements: []*ruleset.Element{{Key: ip4("1.1.1.0")}, {Key: ip4("1.1.2.0"), Flags: ruleset.ElemIntervalEnd}}})
+	if s.Len() != 1 {
+		t.Fatalf("Len = %d, want 1", s.Len())
 	}
 }
 
