@@ -225,9 +225,13 @@ func (c *rctx) expr(e ruleset.Expr) {
 		if x.Op == ruleset.CmpNeq {
 			op = "!="
 		}
+		from, to, nb := trim(x.From, src.bits), trim(x.To, src.bits), src.bits
+		if shift, fb := c.keyShift(src); fb > 0 {
+			from, to, nb = shiftRight(from, shift, fb), shiftRight(to, shift, fb), fb
+		}
 		c.emit(&matchStmt{op: op, left: left, right: &rangeExpr{
-			lo: &valueExpr{dt: dt, data: trim(x.From, src.bits), order: boBig, bits: src.bits},
-			hi: &valueExpr{dt: dt, data: trim(x.To, src.bits), order: boBig, bits: src.bits}}})
+			lo: &valueExpr{dt: dt, data: from, order: boBig, bits: nb},
+			hi: &valueExpr{dt: dt, data: to, order: boBig, bits: nb}}})
 	case *ruleset.Lookup:
 		c.lookup(x)
 	case *ruleset.Dynset:
@@ -453,6 +457,7 @@ func (c *rctx) lookup(x *ruleset.Lookup) {
 	var right expr
 	if s != nil && s.Flags&ruleset.SetAnonymous != 0 {
 		right = &setExpr{elems: c.decodeKeyed(s, es, rvs, nil), anon: true, dt: left.dtype()}
+		c.icmpCheck(left, right.(*setExpr))
 	} else {
 		right = &setRefExpr{name: x.Set, dt: left.dtype()}
 	}
@@ -612,9 +617,6 @@ func (c *rctx) decodeKeyed(s *ruleset.Set, es []expr, rvs []*regVal, data *keyPa
 // mapExpr prints `key map { k : v }` with the data typed by its consumer.
 func (c *rctx) mapExpr(v *regVal, data *keyPart) expr {
 	m := v.e.(*mapExpr)
-	if len(setDataTypes(v.mapSet)) > 0 && v.mapSet.DataType != 0 {
-		data = nil
-	}
 	return &mapExpr{key: m.key, m: &setExpr{elems: c.decodeKeyed(v.mapSet, v.mapKeys, v.mapRvs, data), anon: true}}
 }
 
@@ -795,4 +797,24 @@ func (c *rctx) reject(x *ruleset.Reject) {
 		c.killDepSlot(ruleset.BaseNetwork)
 	}
 	c.emit(r)
+}
+
+// icmpCheck takes the ICMP type context from the first element of an
+// anonymous set of ICMP types, so later id/sequence fields resolve.
+//
+// Ref: nftables src/netlink_delinearize.c — payload_icmp_check
+func (c *rctx) icmpCheck(left expr, set *setExpr) {
+	p, ok := left.(*payloadExpr)
+	if !ok || p.f == nil || !p.isProtoKey() || (p.proto != protoICMP && p.proto != protoICMP6) || len(set.elems) == 0 {
+		return
+	}
+	el, ok := set.elems[0].(*elemExpr)
+	if !ok {
+		return
+	}
+	v, ok := el.key.(*valueExpr)
+	if !ok {
+		return
+	}
+	c.pctxUpdate(p, v.uint())
 }

@@ -192,6 +192,10 @@ func (c *ctExpr) tmpl() ctTmpl {
 func (c *ctExpr) dtype() *dtype { return c.tmpl().dt }
 
 func (c *ctExpr) dirName() string {
+	if c.key == ruleset.CtProtocol || c.key == ruleset.CtL3Protocol {
+		// nft lists these without the direction it sent
+		return ""
+	}
 	switch c.dir {
 	case ruleset.CtDirOriginal:
 		return "original"

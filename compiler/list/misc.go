@@ -249,6 +249,11 @@ func (c *rctx) fwd(x *ruleset.Fwd) {
 func (c *rctx) generic(g *ruleset.Generic) {
 	f := strings.Fields(g.Body)
 	switch g.Kind {
+	case "exthdr", "rt", "socket", "fib", "hash", "numgen", "objref", "dup", "fwd":
+		if e, err := parseGenericBody(g.Kind, g.Body); err == nil {
+			c.expr(e)
+			return
+		}
 	case "xfrm":
 		// load in 0 reqid => reg 1
 		if len(f) >= 6 && f[0] == "load" {

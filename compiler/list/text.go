@@ -392,9 +392,36 @@ func writeObject(w *bufio.Writer, o *ruleset.Object, opt Options) {
 		(&limitStmt{l: *x}).text(&b)
 		w.WriteString("\t\t" + strings.TrimPrefix(b.String(), "limit ") + "\n")
 	default:
-		for _, a := range o.Attrs {
+		for _, a := range objectAttrs(o) {
 			w.WriteString("\t\t" + a.Key + " " + a.Value + "\n")
 		}
 	}
 	w.WriteString("\t}\n")
+}
+
+// objectAttrs turns a non-expression object's attributes into listing
+// lines. An attribute "body" holding the libnftnl debug text of a ct
+// helper (`[ ct_helper name ftp family 0 protocol 6 ]`) is decoded;
+// placeholder "kind" attributes are skipped.
+//
+// Ref: nftables src/rule.c — obj_print_data (NFT_OBJECT_CT_HELPER)
+func objectAttrs(o *ruleset.Object) []ruleset.ObjectAttr {
+	var out []ruleset.ObjectAttr
+	for _, a := range o.Attrs {
+		switch a.Key {
+		case "kind":
+			continue
+		case "body":
+			f := strings.Fields(strings.Trim(a.Value, "[] "))
+			if len(f) >= 7 && f[0] == "ct_helper" {
+				proto := map[string]string{"6": "tcp", "17": "udp"}[f[6]]
+				l3 := map[string]string{"2": "ip", "10": "ip6", "1": "inet", "0": "ip"}[f[4]]
+				out = append(out, ruleset.ObjectAttr{Key: "type", Value: strconv.Quote(f[2]) + " protocol " + proto},
+					ruleset.ObjectAttr{Key: "l3proto", Value: l3})
+			}
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
