@@ -124,11 +124,29 @@ var protoWords = map[string]bool{"ether": true, "vlan": true, "arp": true, "ip":
 
 func (r *rulectx) primary() *xexpr {
 	t := r.peek()
+	if t.kind == 'o' && t.s == "@" {
+		return r.rawPayload(t)
+	}
+	if t.kind == 'o' && t.s == "(" {
+		r.next()
+		x := r.binopExpr()
+		if x == nil {
+			return nil
+		}
+		if !r.accept(")") {
+			r.unexpected()
+			return nil
+		}
+		return x
+	}
 	if t.kind != 'w' {
 		r.unexpected()
 		return nil
 	}
 	if x, ok := r.exthdrPrimary(t); ok {
+		return x
+	}
+	if x, ok := r.miscPrimary(t); ok {
 		return x
 	}
 	switch {
@@ -137,6 +155,9 @@ func (r *rulectx) primary() *xexpr {
 		p := protos[t.s]
 		ft := r.peek()
 		fd, ok := p.fields[ft.s]
+		if t.s == "arp" && (ft.s == "saddr" || ft.s == "daddr") {
+			ok = true
+		}
 		if ft.kind != 'w' || !ok {
 			r.unexpected()
 			return nil
@@ -196,6 +217,10 @@ func (r *rulectx) primary() *xexpr {
 			r.next()
 			dir = ruleset.CtDirReply
 		}
+		l3 := ""
+		if r.isWord("ip") || r.isWord("ip6") {
+			l3 = r.next().s
+		}
 		k := r.next()
 		ct, ok := ctKeys[k.s]
 		if !ok {
@@ -219,9 +244,11 @@ func (r *rulectx) primary() *xexpr {
 			case ruleset.FamilyINet, ruleset.FamilyBridge, ruleset.FamilyNetdev:
 				x.dt, x.bits = tIPv6, 128
 			}
-			if r.isWord("ip") || r.isWord("ip6") {
-				w := r.next()
-				if w.s == "ip" {
+			if l3 == "" && (r.isWord("ip") || r.isWord("ip6")) {
+				l3 = r.next().s
+			}
+			if l3 != "" {
+				if l3 == "ip" {
 					x.dt, x.bits = tIPv4, 32
 					x.ct = map[bool]ruleset.CtKey{true: ruleset.CtSrcIP, false: ruleset.CtDstIP}[k.s == "saddr"]
 				} else {

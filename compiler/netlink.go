@@ -365,6 +365,8 @@ func writeExprBody(b *strings.Builder, e ruleset.Expr) {
 		}
 	case *ruleset.Exthdr:
 		writeExthdr(b, x)
+	case *ruleset.Numgen, *ruleset.Hash:
+		writeMisc(b, x)
 	case *ruleset.Generic:
 		b.WriteString(x.Body)
 	}

@@ -48,6 +48,8 @@ type xexpr struct {
 	fields []*xexpr
 
 	generic func(dreg ruleset.Register) ruleset.Expr
+	// emit, when set, emits the load itself (expressions with inputs).
+	emitFn func(r *rulectx, slot int)
 
 	// mask/xor applied after the load (sub-byte fields, `& m`, …).
 	mask, xor []byte
@@ -615,7 +617,11 @@ func (r *rulectx) loadAt(x *xexpr, slot int) ruleset.Register {
 	case xCt:
 		r.emit(&ruleset.Ct{Key: x.ct, Direction: x.dir, DReg: reg})
 	case xGeneric:
-		r.emit(x.generic(reg))
+		if x.emitFn != nil {
+			x.emitFn(r, slot)
+		} else {
+			r.emit(x.generic(reg))
+		}
 	}
 	if x.mask != nil {
 		r.emit(&ruleset.Bitwise{Op: ruleset.BitwiseMaskXor, SReg: reg, DReg: reg, Len: uint32(len(x.mask)), Mask: x.mask, Xor: x.xor})

@@ -61,6 +61,11 @@ func (r *rulectx) limitStmt() {
 		u := r.next()
 		unitTok = u
 		bu, per, found := strings.Cut(u.s, "/")
+		if !found && r.peek().s == "/" {
+			r.next()
+			pt := r.next()
+			per, found = pt.s, true
+		}
 		if !found {
 			r.fail(u, "syntax error, unexpected %s", u.s)
 			return
@@ -362,13 +367,41 @@ func (r *rulectx) queueStmt() {
 	for !r.eof() {
 		t := r.peek()
 		switch t.s {
-		case "num":
+		case "to":
 			r.next()
+			n := r.peek()
+			if _, isNum := parseUint(strings.SplitN(n.s, "-", 2)[0]); !isNum || n.kind != 'w' {
+				x := r.keyExpr()
+				if x == nil {
+					return
+				}
+				if r.isWord("map") {
+					r.next()
+					dt := &xexpr{kind: xMeta, dt: tInteger, bits: 16, order: hostEndian, t0: n}
+					if !r.mapLookup(x, dt) {
+						return
+					}
+				} else {
+					r.genDeps(x)
+					r.load(x)
+				}
+				q.SRegNum = 1
+				continue
+			}
+			fallthrough
+		case "num":
+			if t.s == "num" {
+				r.next()
+			}
 			n := r.next()
 			a, b, isRange := strings.Cut(n.s, "-")
 			lo, ok := parseUint(a)
 			if !ok {
 				r.fail(n, "syntax error, unexpected %s", n.s)
+				return
+			}
+			if lo.BitLen() > 16 {
+				r.fail(n, "Value %s exceeds valid range 0-65535", a)
 				return
 			}
 			q.Num = uint16(lo.Uint64())
@@ -608,6 +641,12 @@ func (r *rulectx) setStmt(lhs *xexpr) {
 			r.genDeps(src)
 			r.load(src)
 		}
+	} else if lhs.dt.kind == kBitmask && t.kind == 'w' {
+		vals := r.rhsBitmask(lhs)
+		if len(vals) == 0 {
+			return
+		}
+		r.emit(&ruleset.Immediate{DReg: reg, Data: vals[0].from})
 	} else {
 		v, ok := r.value(lhs)
 		if !ok {
