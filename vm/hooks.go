@@ -216,7 +216,10 @@ func (m *machine) runEntries(ents []hookEntry, h ruleset.Hook, stage string) boo
 				return false
 			}
 		case entDefrag:
-			// Reassembly is not modelled: fragments pass as they are.
+			if !m.defrag(h == ruleset.HookOutput) {
+				m.res.Verdict = ruleset.VerdictStolen
+				return false
+			}
 		case entCtIn:
 			if m.conn != nil || m.untracked {
 				continue
@@ -264,6 +267,9 @@ func (m *machine) verdictOK(v ruleset.VerdictCode, dec *Decision) bool {
 
 // advance runs the timers: conntrack expiry and every set's GC.
 func (m *machine) advance(now int64) {
+	if len(m.frags) > 0 {
+		m.fragExpire(now)
+	}
 	if m.ct != nil && m.ctActive {
 		m.ct.Expire(now)
 	}

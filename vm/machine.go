@@ -102,6 +102,7 @@ type machine struct {
 	hooks     [2][5][]hookEntry
 	natChains [2][5][]int
 	ctActive  bool
+	frags     map[fragKey]*fragQueue
 	trace     func(TraceEvent)
 	ct        *ct.Table
 	host      host
