@@ -28,6 +28,29 @@ type Config struct {
 	Text io.Writer
 	// Trace adds the path of each packet (ingress, egress) to Text.
 	Trace bool
+	// OnPacket, when set, sees every packet's outcome after the vm ran it
+	// (for `nftgo test` and library users). The Event and what it points to
+	// are reused for the next packet: copy what must be kept.
+	OnPacket func(*Event)
+}
+
+// Event is one replayed packet and what happened to it.
+type Event struct {
+	Index int
+	Time  int64 // replay clock, ns
+	// Packet is the decoded packet (after the vm ran it: NAT and TTL
+	// changes are visible); for a DecodeErr it holds what could be decoded.
+	Packet *packet.Packet
+	// Result is the vm's answer; nil when DecodeErr is set.
+	Result *vm.Result
+	// Ingress is the interface the packet entered on ("" when Local or
+	// unrouted); Local marks a locally generated packet (output path).
+	Ingress string
+	Local   bool
+	// DecodeErr is set for a frame the IP layer drops (packet.Decode error,
+	// reported as a kernel drop at stage "ip") or that is not IP
+	// (packet.ErrNotIP: no ip/ip6/inet hook sees it).
+	DecodeErr error
 }
 
 // Stats counts what happened over a replay.
@@ -57,6 +80,8 @@ type Replay struct {
 	pkt   packet.Packet
 	buf   []byte
 	tbuf  []byte // --trace lines of the current packet
+	ev    Event
+	res   vm.Result
 	index int
 	clock int64
 }
@@ -179,6 +204,10 @@ func (r *Replay) Packet(lt packet.LinkType, data []byte, ts int64) error {
 		derr = p.Decode(lt, data)
 	}
 	if derr != nil {
+		if f := r.cfg.OnPacket; f != nil {
+			r.ev = Event{Index: idx, Time: r.clock, Packet: p, DecodeErr: derr}
+			f(&r.ev)
+		}
 		if errors.Is(derr, packet.ErrNotIP) && Supported(lt) {
 			r.Stats.NotIP++
 			r.Stats.Accepted++
@@ -202,6 +231,11 @@ func (r *Replay) Packet(lt packet.LinkType, data []byte, ts int64) error {
 		}
 	} else {
 		r.Stats.Accepted++
+	}
+	if f := r.cfg.OnPacket; f != nil {
+		r.res = res
+		r.ev = Event{Index: idx, Time: r.clock, Packet: p, Result: &r.res, Ingress: iface, Local: local}
+		f(&r.ev)
 	}
 	return r.emit(idx, p, &res, iface, local)
 }

@@ -137,7 +137,13 @@ func steadyFlows(t testing.TB) [][]byte {
 // nothing: decode, host routing, the vm and both output formats.
 func TestNoAllocs(t *testing.T) {
 	c := compileStateful(t)
-	cfg := Config{Host: forwardHost(t), CT: ct.DefaultConfig(), Verdicts: io.Discard, Text: io.Discard, Trace: true}
+	seen := 0
+	cfg := Config{Host: forwardHost(t), CT: ct.DefaultConfig(), Verdicts: io.Discard, Text: io.Discard, Trace: true,
+		OnPacket: func(ev *Event) {
+			if ev.Result != nil && ev.DecodeErr == nil {
+				seen++
+			}
+		}}
 	r, err := New(c.Ruleset, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +153,9 @@ func TestNoAllocs(t *testing.T) {
 	now := testpkt.Epoch.UnixNano()
 	for _, p := range pkts {
 		r.Packet(packet.LinkRaw, append(buf[:0], p...), now)
+	}
+	if seen != len(pkts) {
+		t.Errorf("OnPacket saw %d packets, want %d", seen, len(pkts))
 	}
 	for i, p := range pkts {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
