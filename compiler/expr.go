@@ -83,6 +83,13 @@ func (r *rulectx) binopExpr() *xexpr {
 		}
 		b, err := r.c.scalar(x, vt.s, vt.kind == 's')
 		if err != nil {
+			// Addresses and other non-integer keys take plain integers
+			// as bitwise operands.
+			if n, ok := parseUint(vt.s); ok && n.BitLen() <= x.bytesLen()*8 {
+				b, err = encodeInt(n, x.bytesLen(), x.order), nil
+			}
+		}
+		if err != nil {
 			r.fail(vt, "%s", err.Error())
 			return nil
 		}

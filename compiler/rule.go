@@ -97,6 +97,8 @@ type rulectx struct {
 	// icmpType is set once the rule matched or depends on the icmp type.
 	icmpType bool
 	logTok   tok
+	// terminal is set after a statement that ends rule evaluation.
+	terminal bool
 	// lastTok is the end of the rule, for "unexpected newline" errors.
 	lastTok tok
 	stmts   int
@@ -206,6 +208,10 @@ func (c *compiler) rule(ts *tableState, ch *ruleset.Chain, terms []*syntax.Term,
 			comment = t.s
 			continue
 		}
+		if r.terminal {
+			r.fail(r.peek(), "Statement after terminal statement has no effect")
+			break
+		}
 		r.stmt()
 		r.stmts++
 	}
@@ -251,6 +257,7 @@ func (r *rulectx) stmt() {
 	switch t.s {
 	case "accept", "drop", "continue", "return", "jump", "goto":
 		r.verdictStmt()
+		r.terminal = true
 		return
 	case "counter":
 		r.counterStmt()
@@ -266,12 +273,15 @@ func (r *rulectx) stmt() {
 		return
 	case "reject":
 		r.rejectStmt()
+		r.terminal = true
 		return
 	case "snat", "dnat":
 		r.natStmt()
+		r.terminal = true
 		return
 	case "masquerade", "redirect":
 		r.masqStmt()
+		r.terminal = true
 		return
 	case "notrack":
 		r.next()
@@ -279,6 +289,7 @@ func (r *rulectx) stmt() {
 		return
 	case "queue":
 		r.queueStmt()
+		r.terminal = true
 		return
 	case "add", "update", "delete":
 		if r.peekN(1).s == "@" {
@@ -562,6 +573,10 @@ func (r *rulectx) prefixCmp(lhs *xexpr, reg ruleset.Register, op string, v rval)
 func (r *rulectx) lookup(lhs *xexpr, op string, s *ruleset.Set, at tok) {
 	if op != "" && op != "==" && op != "!=" {
 		r.fail(at, "Binary operation (%s) is undefined for set expressions", op)
+		return
+	}
+	if s.Flags&ruleset.SetAnonymous == 0 && s.KeyType != keyTypeID(lhs) && lhs.kind != xConcat && s.KeyLen != uint32(lhs.bytesLen()) {
+		r.fail(lhs.loc(), "datatype mismatch, expected %s, expression has type %s", s.KeyTypeName, keyTypeName(lhs))
 		return
 	}
 	r.genDeps(lhs)
@@ -1135,7 +1150,7 @@ func concatName(x *xexpr) string {
 // scalar parses one symbol for lhs.
 func (c *compiler) scalar(lhs *xexpr, s string, quoted bool) ([]byte, error) {
 	dt := lhs.dt
-	if dt.kind == kBitmask {
+	if dt.kind == kBitmask && dt != tCtLabel {
 		return c.flagList(lhs, s)
 	}
 	switch dt {
@@ -1166,6 +1181,18 @@ func (c *compiler) scalar(lhs *xexpr, s string, quoted bool) ([]byte, error) {
 		if s == "default" {
 			return encodeU64(0, 4, hostEndian), nil
 		}
+	case tCtLabel:
+		n, ok := parseUint(s)
+		if !ok {
+			return nil, errf("%s: could not parse conntrack label", s)
+		}
+		if n.Cmp(big.NewInt(128)) >= 0 {
+			return nil, errf("%s: bit %s out of range (128 max)", s, s)
+		}
+		b := make([]byte, 16)
+		bit := n.Int64()
+		b[bit/8] |= 1 << (bit % 8)
+		return b, nil
 	case tDay:
 		v, err := parseDay(s)
 		if err != nil {

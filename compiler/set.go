@@ -242,10 +242,11 @@ func encodeElemsMerge(key *xexpr, interval bool, elems []elem, merge bool) []*ru
 		ivs = append(ivs, iv{a, b, e})
 	}
 	sort.SliceStable(ivs, func(i, j int) bool { return bytes.Compare(ivs[i].a, ivs[j].a) < 0 })
-	// merge overlapping/adjacent intervals
+	// merge overlapping/adjacent intervals (sets only: map data differs)
+	isMap := len(elems) > 0 && (elems[0].data != nil || elems[0].verdict != nil)
 	var merged []iv
 	for _, v := range ivs {
-		if n := len(merged); n > 0 {
+		if n := len(merged); n > 0 && !isMap {
 			last := &merged[n-1]
 			nb, ok := incr(last.b)
 			if !merge {
@@ -263,9 +264,13 @@ func encodeElemsMerge(key *xexpr, interval bool, elems []elem, merge bool) []*ru
 	if len(merged) > 0 && !isZero(merged[0].a) {
 		out = append(out, &ruleset.Element{Key: make([]byte, len(merged[0].a)), Flags: ruleset.ElemIntervalEnd})
 	}
-	for _, v := range merged {
+	for i, v := range merged {
 		out = append(out, mk(v.e, v.a))
-		if end, ok := incr(v.b); ok {
+		end, ok := incr(v.b)
+		if ok && i+1 < len(merged) && bytes.Equal(end, merged[i+1].a) && isMap {
+			continue // the next interval starts right here
+		}
+		if ok {
 			out = append(out, &ruleset.Element{Key: end, Flags: ruleset.ElemIntervalEnd})
 		}
 	}

@@ -627,7 +627,8 @@ func (r *rulectx) setStmt(lhs *xexpr) {
 	t := r.peek()
 	// value from another key expression, or a constant
 	var reg ruleset.Register = 1
-	if t.kind == 'w' && (t.s == "meta" || t.s == "ct" || protoWords[t.s] || shortMeta[t.s]) && !r.isConstFor(lhs, t) {
+	if t.kind == 'w' && (t.s == "meta" || t.s == "ct" || t.s == "numgen" || t.s == "jhash" || t.s == "symhash" || protoWords[t.s] || shortMeta[t.s]) && !r.isConstFor(lhs, t) ||
+		t.kind == 'o' && (t.s == "(" || t.s == "@") {
 		src := r.keyExpr()
 		if src == nil {
 			return
