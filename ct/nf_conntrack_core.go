@@ -1,6 +1,10 @@
 package ct
 
 import (
+	"runtime"
+	"sync"
+	"unsafe"
+
 	"github.com/nftgo/nftgo/packet"
 )
 
@@ -36,12 +40,20 @@ type Conn struct {
 	// before (as ct->timeout in the kernel); for a free slab slot it links
 	// the free list.
 	timeout uint32
-	idx     uint32 // slab slot, for Confirm/Release of a *Conn
 	orig    Tuple
 	Zone    uint16
-	reply   Tuple
 	tcp     tcpState
 }
+
+// natReplies holds the reply tuple of NATed entries, the only ones whose
+// reply is not the inverse of the original tuple; keeping it out of Conn
+// saves 38 bytes per entry. Keyed by entry, so Conn.Reply works without
+// its table; each table drops its keys when an entry is freed, and all of
+// them when the table itself is collected.
+var natReplies sync.Map // *Conn -> *Tuple
+
+// natSet lists a table's entries in natReplies.
+type natSet struct{ m map[*Conn]struct{} }
 
 // counters are one direction's nf_conn_counter (nf_conntrack_acct).
 type counters struct{ packets, bytes uint64 }
@@ -77,7 +89,9 @@ type Table struct {
 	used  int
 
 	grave []uint32 // killed entries still attached to the packet in flight
-	zone  uint16   // zone of the packet In is working on
+	nat   *natSet
+	bases []chunkBase // slab chunks by address, for idxOf
+	zone  uint16      // zone of the packet In is working on
 
 	nextGC uint32
 	gcInit bool
@@ -141,10 +155,16 @@ func NewTable(cfg Config) *Table {
 	n := 1024
 	if t.max > 0 {
 		// Size the index for a full table up front (2 nodes per entry at
-		// most 3/4 full) so that it never grows while flooded.
-		n = t.max*8/3 + 16
+		// most 4/5 full) so that it never grows while flooded.
+		n = t.max*5/2 + 16
 	}
 	t.index = make([]uint64, n)
+	t.nat = &natSet{m: map[*Conn]struct{}{}}
+	runtime.AddCleanup(t, func(s *natSet) {
+		for c := range s.m {
+			natReplies.Delete(c)
+		}
+	}, t.nat)
 	return t
 }
 
@@ -163,12 +183,37 @@ func chunkOf(idx uint32) (int, uint32) {
 	return int(idx >> chunkShift), idx & (1<<chunkShift - 1)
 }
 
-// idxOf returns an entry's slab slot.
+// chunkBase is the address of a slab chunk and its number.
+type chunkBase struct {
+	base uintptr
+	k    int
+}
+
+// idxOf returns an entry's slab slot, found from its address (the slab
+// is not moved by Go's collector), so that entries need not store it.
 func (t *Table) idxOf(c *Conn) (uint32, bool) {
-	if c == nil || c.idx >= t.nalloc || t.conn(c.idx) != c {
+	if c == nil {
 		return 0, false
 	}
-	return c.idx, true
+	p := uintptr(unsafe.Pointer(c))
+	lo, hi := 0, len(t.bases)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if t.bases[m].base <= p {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == 0 {
+		return 0, false
+	}
+	b := t.bases[lo-1]
+	off := (p - b.base) / unsafe.Sizeof(Conn{})
+	if off >= 1<<chunkShift || &t.chunks[b.k][off] != c {
+		return 0, false
+	}
+	return uint32(b.k)<<chunkShift | uint32(off), true
 }
 
 // newSlot takes a slab slot from the free list or the slab's end.
@@ -181,30 +226,45 @@ func (t *Table) newSlot() uint32 {
 	idx := t.nalloc
 	k, _ := chunkOf(idx)
 	if k == len(t.chunks) {
-		t.chunks = append(t.chunks, make([]Conn, 1<<chunkShift))
+		ch := make([]Conn, 1<<chunkShift)
+		t.chunks = append(t.chunks, ch)
+		cb := chunkBase{uintptr(unsafe.Pointer(&ch[0])), k}
+		i := len(t.bases)
+		t.bases = append(t.bases, cb)
+		for ; i > 0 && t.bases[i-1].base > cb.base; i-- {
+			t.bases[i] = t.bases[i-1]
+		}
+		t.bases[i] = cb
 		if t.p.acct {
 			t.acct = append(t.acct, make([][2]counters, 1<<chunkShift))
 		}
 	}
 	t.nalloc++
-	t.conn(idx).idx = idx
 	return idx
 }
 
 // freeSlot returns an entry to the free list (nf_conntrack_free).
 func (t *Table) freeSlot(idx uint32) {
 	c := t.conn(idx)
-	*c = Conn{Status: StatusDying, timeout: t.free, idx: idx}
+	if c.Status&statusNATMask != 0 {
+		natReplies.Delete(c)
+		delete(t.nat.m, c)
+	}
+	*c = Conn{Status: StatusDying, timeout: t.free}
 	t.free = idx + 1
 	t.count--
 }
 
-// tupleOf returns the tuple of one direction of an entry.
-func (c *Conn) tupleOf(dir uint32) *Tuple {
+// tupleIs reports whether direction dir of the entry has tuple tup.
+func (c *Conn) tupleIs(dir uint32, tup *Tuple) bool {
 	if dir == dirOriginal {
-		return &c.orig
+		return c.orig == *tup
 	}
-	return &c.reply
+	if c.Status&statusNATMask == 0 {
+		r, _ := c.orig.invert()
+		return r == *tup
+	}
+	return c.Reply() == *tup
 }
 
 // home is the index slot a hash starts probing at.
@@ -225,7 +285,7 @@ func (t *Table) lookup(tup *Tuple, zone uint16, h uint32) (idx, dir uint32, ok b
 		if uint32(s>>32) == h {
 			node := uint32(s) - 1
 			c := t.conn(node >> 1)
-			if *c.tupleOf(node & 1) == *tup && c.Zone == zone {
+			if c.tupleIs(node&1, tup) && c.Zone == zone {
 				return node >> 1, node & 1, true
 			}
 		}
@@ -237,7 +297,7 @@ func (t *Table) lookup(tup *Tuple, zone uint16, h uint32) (idx, dir uint32, ok b
 
 // insertNode adds a hash node for one direction of entry idx.
 func (t *Table) insertNode(node, h uint32) {
-	if (t.used+1)*4 > len(t.index)*3 {
+	if (t.used+1)*5 > len(t.index)*4 {
 		t.grow()
 	}
 	n := len(t.index)
@@ -310,7 +370,8 @@ func (t *Table) removeNode(node, h uint32) {
 
 // hashes returns the hash of both tuples of an entry.
 func (t *Table) hashes(c *Conn) (uint32, uint32) {
-	return c.orig.hash(c.Zone, t.seed), c.reply.hash(c.Zone, t.seed)
+	r := c.Reply()
+	return c.orig.hash(c.Zone, t.seed), r.hash(c.Zone, t.seed)
 }
 
 // unlink removes a confirmed entry from the index and marks it dying
@@ -460,7 +521,7 @@ func (t *Table) alloc(orig, reply *Tuple, h uint32, now int64, j uint32) (c *Con
 	}
 	idx := t.newSlot()
 	c = t.conn(idx)
-	*c = Conn{orig: *orig, reply: *reply, idx: idx}
+	*c = Conn{orig: *orig}
 	if t.p.acct {
 		k, off := chunkOf(idx)
 		t.acct[k][off] = [2]counters{}
@@ -680,7 +741,8 @@ func (t *Table) Confirm(c *Conn, info Info, now int64) (drop bool) {
 	ho, hr := t.hashes(c)
 	// A clash: another packet of the same flow confirmed an entry first.
 	// Only UDP may resolve it; the packet then uses the existing entry.
-	if _, _, found := t.find(&c.orig, c.Zone, ho, j); found || t.taken(&c.reply, c.Zone, hr, j) {
+	r := c.Reply()
+	if _, _, found := t.find(&c.orig, c.Zone, ho, j); found || t.taken(&r, c.Zone, hr, j) {
 		if found && (c.orig.Proto == packet.ProtoUDP || c.orig.Proto == packet.ProtoUDPLite) && c.Status&statusNATMask == 0 {
 			t.Release(c)
 			return false
@@ -749,5 +811,13 @@ func (t *Table) Expire(now int64) {
 }
 
 // Orig and Reply return the entry's tuples.
-func (c *Conn) Orig() Tuple  { return c.orig }
-func (c *Conn) Reply() Tuple { return c.reply }
+func (c *Conn) Orig() Tuple { return c.orig }
+func (c *Conn) Reply() Tuple {
+	if c.Status&statusNATMask != 0 {
+		if v, ok := natReplies.Load(c); ok {
+			return *v.(*Tuple)
+		}
+	}
+	r, _ := c.orig.invert()
+	return r
+}

@@ -108,7 +108,8 @@ func (t *Table) appendLine(b []byte, idx uint32, j uint32) []byte {
 	if c.Status&StatusSeenReply == 0 {
 		b = append(b, "[UNREPLIED] "...)
 	}
-	b = appendTuple(b, &c.reply)
+	reply := c.Reply()
+	b = appendTuple(b, &reply)
 	if acct != nil {
 		b = appendCounters(b, &acct[1])
 	}

@@ -70,11 +70,13 @@ func (t *Table) SetupNAT(c *Conn, dst bool, addrMin, addrMax [16]byte, protoMin,
 		clear(addrMin[4:])
 		clear(addrMax[4:])
 	}
-	curr, _ := c.reply.invert()
+	reply := c.Reply()
+	curr, _ := reply.invert()
 	tup := t.uniqueTuple(c, &curr, dst, &addrMin, &addrMax, protoMin, protoMax, flags)
 	if tup != curr {
 		if r, inv := tup.invert(); inv {
-			c.reply = r
+			natReplies.Store(c, &r)
+			t.nat.m[c] = struct{}{}
 			if dst {
 				c.Status |= StatusDstNAT
 			} else {
@@ -96,9 +98,10 @@ func (t *Table) NullBinding(c *Conn, dst bool) bool {
 	if c == nil {
 		return false
 	}
-	a := c.reply.Dst // SRC manip keeps the source: the reply's destination
+	r := c.Reply()
+	a := r.Dst // SRC manip keeps the source: the reply's destination
 	if dst {
-		a = c.reply.Src
+		a = r.Src
 	}
 	return t.SetupNAT(c, dst, a, a, 0, 0, NATMapIPs)
 }

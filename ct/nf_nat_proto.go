@@ -39,7 +39,8 @@ func (t *Table) Mangle(p *packet.Packet, c *Conn, info Info, hook uint8) bool {
 	if c.Status&bit == 0 {
 		return false
 	}
-	target, ok := c.tupleOf(1 - dir).invert()
+	other := c.TupleDir(uint8(1 - dir))
+	target, ok := other.invert()
 	if !ok {
 		return false
 	}
@@ -89,7 +90,7 @@ func icmpReplyTranslation(p *packet.Packet, c *Conn, dir uint32, dst bool, bit u
 		}
 		innerProto, innerL4 = inner[6], inner[40:]
 	}
-	orig := *c.tupleOf(1 - dir)
+	orig := c.TupleDir(uint8(1 - dir))
 	manipIP(inner, l3, innerProto, innerL4, &orig, !dst)
 	// The whole ICMP message is summed again.
 	l4[2], l4[3] = 0, 0

@@ -45,13 +45,28 @@ func (c *Conn) L3Proto() uint8 { return c.orig.L3 }
 // Protocol is `ct protocol`.
 func (c *Conn) Protocol() uint8 { return c.orig.Proto }
 
-// Tuple returns the tuple of direction dir (0 original, 1 reply), for
-// `ct original|reply saddr|daddr|proto-src|proto-dst`.
+// TupleDir returns the tuple of direction dir (0 original, 1 reply), for
+// `ct original|reply saddr|daddr|proto-src|proto-dst`, without allocating.
+func (c *Conn) TupleDir(dir uint8) Tuple {
+	if dir == 0 {
+		return c.orig
+	}
+	return c.Reply()
+}
+
+// Tuple is TupleDir returning a pointer; the reply tuple of an entry
+// without NAT is not stored, so that case allocates: prefer TupleDir.
 func (c *Conn) Tuple(dir uint8) *Tuple {
 	if dir == 0 {
 		return &c.orig
 	}
-	return &c.reply
+	if c.Status&statusNATMask != 0 {
+		if v, ok := natReplies.Load(c); ok {
+			return v.(*Tuple)
+		}
+	}
+	r, _ := c.orig.invert()
+	return &r
 }
 
 // ProtoSrc and ProtoDst are `ct proto-src/proto-dst`: the ports (or ICMP

@@ -141,7 +141,7 @@ func (t *Table) inetError(inner []byte, l3 uint8, outer [16]byte, j uint32) (*Co
 		return nil, NoInfo, true
 	}
 	c := t.conn(idx)
-	if c.tupleOf(dir).Dst != outer {
+	if tu := c.TupleDir(uint8(dir)); tu.Dst != outer {
 		t.Stats.Invalid++
 		return nil, NoInfo, true
 	}
