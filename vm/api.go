@@ -90,6 +90,11 @@ type Result struct {
 	// Reject is the reject statement that dropped the packet: the kernel
 	// sends this reply (TCP RST or ICMP error). Nil otherwise.
 	Reject *ruleset.Reject
+	// Reply is the raw IP packet the reject sent (nil when the kernel
+	// sends none, e.g. no RST for a RST); it went through output and
+	// postrouting as a locally generated packet, with ReplyVerdict.
+	Reply        []byte
+	ReplyVerdict ruleset.VerdictCode
 	// QueueNum is the queue of a VerdictQueue; QueueBypass means no
 	// listener lets the packet go on (it is then accepted).
 	QueueNum    uint16

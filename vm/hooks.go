@@ -188,8 +188,31 @@ func (m *machine) finish() Result {
 	} else if m.out != nil {
 		m.res.Out = m.out.name
 	}
+	if m.res.Reject != nil && !m.replying {
+		return m.sendReply()
+	}
 	m.pkt = nil
 	return m.res
+}
+
+// sendReply builds the reject's reply and sends it as a local packet.
+func (m *machine) sendReply() Result {
+	res := m.res
+	_, dst := rawAddrs(m.pkt)
+	b := m.rejectReply(m.pkt, res.Reject, dst != nil && m.host.local(dst))
+	m.pkt = nil
+	if b == nil {
+		return res
+	}
+	var rp packet.Packet
+	if rp.Decode(packet.LinkRaw, b) != nil {
+		return res
+	}
+	m.replying = true
+	rr := m.send(&rp, m.now)
+	m.replying = false
+	res.Reply, res.ReplyVerdict = b, rr.Verdict
+	return res
 }
 
 // runHook runs every entry of one hook in priority order: base chains,

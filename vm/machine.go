@@ -126,6 +126,7 @@ type machine struct {
 	nftrace   uint8
 	pkttype   uint8
 	untracked bool
+	replying  bool // sending a reject's reply: no reply to it
 	// tmpl is a conntrack template attached by `ct zone set` before
 	// conntrack ran; zone is its zone.
 	tmpl bool
