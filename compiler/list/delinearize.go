@@ -511,6 +511,12 @@ func (c *rctx) dynset(x *ruleset.Dynset) {
 	if int(x.Op) < len(op) {
 		name = op[x.Op]
 	}
+	if s != nil && s.Flags&ruleset.SetAnonymous != 0 && len(stmts) == 1 {
+		// a dynset on an anonymous set is a meter
+		// Ref: nftables src/netlink_delinearize.c — netlink_parse_dynset
+		c.emit(&meterStmt{name: s.Name, size: s.Size, key: key, stmt: stmts[0]})
+		return
+	}
 	c.emit(&dynsetStmt{op: name, set: x.Set, key: key, stmts: stmts})
 }
 

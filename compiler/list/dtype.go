@@ -471,21 +471,31 @@ func valueJSON(d *dtype, data []byte, o byteorder, bits int, m pmode) any {
 		if n, ok := symName(d.syms, v); ok && !(m.numeric && d == dtInetProto) {
 			return n
 		}
-		if d.hexsym {
-			return valueText(d, data, o, bits, pmode{numeric: true})
-		}
 		return v
+	case kLabel:
+		if n, ok := singleBit(data, o); ok {
+			return n
+		}
+		return bigHex(data, o)
 	case kBitmask:
 		v := toUint(data, o)
 		if n, ok := symName(d.syms, v); ok {
 			return n
 		}
 		if names, ok := bitNames(d, v); ok && len(names) > 0 && m.orList {
+			// a binop tree: {"|": [{"|": [a, b]}, c]}
+			var t any = names[0]
+			for _, n := range names[1:] {
+				t = jobj{{"|", []any{t, n}}}
+			}
+			return t
+		}
+		if names, ok := bitNames(d, v); ok && len(names) > 0 && m.commaList {
 			out := make([]any, len(names))
 			for i, n := range names {
 				out[i] = n
 			}
-			return jobj{{"|", out}}
+			return out
 		}
 		return v
 	case kString:

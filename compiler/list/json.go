@@ -158,11 +158,10 @@ func tableJSON(t *ruleset.Table) []any {
 	for _, c := range t.Chains {
 		co := jobj{{"family", fam}, {"table", t.Name}, {"name", c.Name}, {"handle", c.Handle}}
 		if h := c.Hook; h != nil {
+			// no "dev": chain_print_json only prints it from the parsed
+			// dev_expr, which a kernel listing does not have in 1.0.6
 			co = append(co, jkv{"type", h.Type}, jkv{"hook", hookName(t.Family, h.Hook)},
 				jkv{"prio", h.Priority}, jkv{"policy", policyName(h.Policy)})
-			if len(h.Devices) == 1 {
-				co = append(co, jkv{"dev", h.Devices[0]})
-			}
 		}
 		out = append(out, jobj{{"chain", co}})
 		for _, r := range c.Rules {
@@ -286,10 +285,7 @@ func objectJSON(t *ruleset.Table, o *ruleset.Object) any {
 	case *ruleset.Quota:
 		v, u := getRate(x.Bytes)
 		_ = u
-		ob = append(ob, jkv{"bytes", x.Bytes}, jkv{"used", x.Consumed})
-		if x.Flags&ruleset.QuotaInvert != 0 {
-			ob = append(ob, jkv{"inv", true})
-		}
+		ob = append(ob, jkv{"bytes", x.Bytes}, jkv{"used", x.Consumed}, jkv{"inv", x.Flags&ruleset.QuotaInvert != 0})
 		_ = v
 	case *ruleset.Limit:
 		lj := (&limitStmt{l: *x}).json().(jobj)

@@ -111,9 +111,7 @@ func (c *rctx) fib(x *ruleset.Fib) {
 	}
 	s := "fib " + strings.Join(fl, " . ") + " " + res
 	j := jobj{{"result", res}}
-	if len(jf) == 1 {
-		j = append(j, jkv{"flags", jf[0]})
-	} else if len(jf) > 1 {
+	if len(jf) > 0 {
 		j = append(j, jkv{"flags", jf})
 	}
 	c.set(x.DReg, &regVal{e: &keyExpr{s: s, j: jobj{{"fib", j}}, dt: dt}, bits: nb, order: boHost})
@@ -138,13 +136,18 @@ func (c *rctx) hash(x *ruleset.Hash) {
 		j = append(j, jkv{"mod", x.Modulus})
 		if x.Seed != 0 {
 			fmt.Fprintf(&b, " seed 0x%x", x.Seed)
+		}
+		if x.HasSeed {
 			j = append(j, jkv{"seed", x.Seed})
 		}
-		j = append(j, jkv{"expr", k.json()})
 	}
 	if x.Offset != 0 {
 		fmt.Fprintf(&b, " offset %d", x.Offset)
 		j = append(j, jkv{"offset", x.Offset})
+	}
+	if x.Type != 1 {
+		es, _ := c.keyExprs(x.SReg, x.Len)
+		j = append(j, jkv{"expr", joinKey(es).json()})
 	}
 	name := "jhash"
 	if x.Type == 1 {
@@ -162,10 +165,9 @@ func (c *rctx) numgen(x *ruleset.Numgen) {
 		mode = "random"
 	}
 	s := fmt.Sprintf("numgen %s mod %d", mode, x.Modulus)
-	j := jobj{{"mode", mode}, {"mod", x.Modulus}}
+	j := jobj{{"mode", mode}, {"mod", x.Modulus}, {"offset", x.Offset}}
 	if x.Offset != 0 {
 		s += fmt.Sprintf(" offset %d", x.Offset)
-		j = append(j, jkv{"offset", x.Offset})
 	}
 	c.set(x.DReg, &regVal{e: &keyExpr{s: s, j: jobj{{"numgen", j}}, dt: dtInteger}, bits: 32, order: boHost})
 }
@@ -183,6 +185,14 @@ func (c *rctx) objref(x *ruleset.Objref) {
 	}
 	if x.SetName != "" {
 		s := c.findSet(x.SetName)
+		if s != nil && prefix == "objref" {
+			prefix = map[uint32]string{1: "counter name", 2: "quota name", 3: "ct helper set", 4: "limit name",
+				7: "ct timeout set", 8: "meta secmark set", 9: "ct expectation set", 10: "synproxy name"}[s.ObjType]
+			jname = objTypeNames[s.ObjType]
+			if prefix == "" {
+				prefix, jname = "objref", "objref"
+			}
+		}
 		es, rvs := c.keyExprs(x.SReg, 0)
 		key := joinKey(es)
 		var m expr = &setRefExpr{name: x.SetName}
@@ -222,7 +232,8 @@ func (c *rctx) dup(x *ruleset.Dup) {
 	}
 	d := c.typed(c.get(x.SRegDev), dtIfindex, boHost, 32)
 	d.text(&b)
-	c.emit(&plainStmt{s: b.String(), j: jobj{{"dup", jobj{{"dev", d.json()}}}}})
+	// dup_stmt_json: the device is the "to" of a device-only dup
+	c.emit(&plainStmt{s: b.String(), j: jobj{{"dup", jobj{{"addr", d.json()}}}}})
 }
 
 func (c *rctx) fwd(x *ruleset.Fwd) {
@@ -282,12 +293,13 @@ func (c *rctx) generic(g *ruleset.Generic) {
 				b.WriteString(" " + key)
 			}
 			j := jobj{{"key", jk}}
-			if f[1] != "in" {
-				j = append(j, jkv{"dir", f[1]})
+			switch key {
+			case "saddr4", "daddr4":
+				j = append(j, jkv{"family", "ip"})
+			case "saddr6", "daddr6":
+				j = append(j, jkv{"family", "ip6"})
 			}
-			if spnum != 0 {
-				j = append(j, jkv{"spnum", spnum})
-			}
+			j = append(j, jkv{"dir", f[1]}, jkv{"spnum", spnum})
 			r, _ := strconv.Atoi(f[len(f)-1])
 			c.set(ruleset.Register(r), &regVal{e: &keyExpr{s: b.String(), j: jobj{{"ipsec", j}}, dt: dt}, bits: nb, order: o})
 			return

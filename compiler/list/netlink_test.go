@@ -352,9 +352,6 @@ func buildFromNetlink(src, netlink string) (*ruleset.Ruleset, error) {
 					s.Size, s.SizeSet = uint32(n), true
 				}
 			}
-			if s.Flags&ruleset.SetAnonymous != 0 {
-				s.Size = 0
-			}
 			lastSet = s
 		}
 	}

@@ -509,7 +509,14 @@ func (s *rejectStmt) text(b *strings.Builder) {
 }
 
 func (s *rejectStmt) json() any {
-	t, e := s.parts()
+	// reject_stmt_json names type and code even where the text leaves
+	// out the default
+	v := *s
+	v.verbose = true
+	t, e := v.parts()
+	if t == "" && s.r.Type == ruleset.RejectICMPXUnreach {
+		t, e = "icmpx", &valueExpr{dt: dtICMPXCode, data: []byte{s.r.Code}, bits: 8}
+	}
 	if t == "" {
 		return jobj{{"reject", nil}}
 	}
@@ -538,7 +545,13 @@ func (m *mangleStmt) text(b *strings.Builder) {
 }
 
 func (m *mangleStmt) json() any {
-	return jobj{{"mangle", jobj{{"key", m.key.json()}, {"value", m.val.json()}}}}
+	val := m.val.json()
+	if v, ok := m.val.(*valueExpr); ok && v.dt.kind == kBitmask {
+		c := *v
+		c.mode.commaList = true
+		val = c.json()
+	}
+	return jobj{{"mangle", jobj{{"key", m.key.json()}, {"value", val}}}}
 }
 
 // plainStmt is a keyword statement (`notrack`) or an undecoded one.
@@ -602,4 +615,27 @@ func (f *flagcmpStmt) text(b *strings.Builder) {
 
 func (f *flagcmpStmt) json() any {
 	return jobj{{"match", jobj{{"op", f.op}, {"left", jobj{{"&", []any{f.left.json(), f.mask.json()}}}}, {"right", f.value.json()}}}}
+}
+
+// meterStmt: `meter NAME size N { key stmt }`.
+//
+// Ref: nftables src/statement.c — meter_stmt_print; src/json.c —
+// meter_stmt_json
+type meterStmt struct {
+	name string
+	size uint32
+	key  expr
+	stmt stmt
+}
+
+func (m *meterStmt) text(b *strings.Builder) {
+	fmt.Fprintf(b, "meter %s size %d { ", m.name, m.size)
+	m.key.text(b)
+	b.WriteByte(' ')
+	m.stmt.text(b)
+	b.WriteString(" }")
+}
+
+func (m *meterStmt) json() any {
+	return jobj{{"meter", jobj{{"key", m.key.json()}, {"stmt", m.stmt.json()}, {"size", m.size}, {"name", m.name}}}}
 }
