@@ -17,7 +17,7 @@ import (
 // through output where a counter sees it.
 func TestRejectReplies(t *testing.T) {
 	syn := testpkt.Spec{Src: "198.51.100.2", Dst: "203.0.113.9", Proto: "tcp", Sport: 40000, Dport: 22, Flags: testpkt.SYN, Seq: 1000}
-	udp := testpkt.Spec{Src: "198.51.100.2", Dst: "203.0.113.9", Proto: "udp", Sport: 5000, Dport: 53, Payload: []byte("hello")}
+	udp28 := testpkt.Spec{Src: "198.51.100.2", Dst: "203.0.113.9", Proto: "udp", Sport: 5000, Dport: 53}
 	udp6 := testpkt.Spec{Src: "2001:db8:1::2", Dst: "2001:db8:2::9", Proto: "udp", Sport: 5000, Dport: 53}
 	tests := []struct {
 		name  string
@@ -34,7 +34,10 @@ func TestRejectReplies(t *testing.T) {
 			}
 		}},
 		// [ reject type 2 code 1 ] (inet default: icmpx port-unreachable)
-		{"icmpx port unreachable v4", &ruleset.Reject{Type: ruleset.RejectICMPXUnreach, Code: 1}, udp, func(t *testing.T, p gopacket.Packet) {
+		{"icmpx port unreachable v4", &ruleset.Reject{Type: ruleset.RejectICMPXUnreach, Code: 1}, udp28, func(t *testing.T, p gopacket.Packet) {
+			if len(p.Data()) != 56 {
+				t.Errorf("ICMP error is %d bytes, kernel 56", len(p.Data()))
+			}
 			ip := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
 			ic := p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
 			if ip.SrcIP.String() != "198.51.100.254" || ic.TypeCode.Type() != 3 || ic.TypeCode.Code() != 3 {
@@ -68,8 +71,16 @@ func TestRejectReplies(t *testing.T) {
 			}
 			tc.check(t, gp)
 			verifyChecksums(t, res.Reply)
-			if c := m.Snapshot(1).Tables[0].Chains[1].Rules[0].Exprs[0].(*ruleset.Counter); c.Packets != 1 {
-				t.Errorf("output counter %d, want 1 (the reply)", c.Packets)
+			// Kernel (oracle, forward mode, 6.18): a SYN rejected with tcp
+			// reset and a 28-byte UDP rejected with port-unreachable put
+			// 2 packets / 96 bytes (RST 40 + ICMP 20+8+28) on the output
+			// and postrouting counters.
+			c := m.Snapshot(1).Tables[0].Chains[1].Rules[0].Exprs[0].(*ruleset.Counter)
+			if want := uint64(len(res.Reply)); c.Packets != 1 || c.Bytes != want {
+				t.Errorf("output counter %d/%d, want 1/%d (the reply)", c.Packets, c.Bytes, want)
+			}
+			if tc.name == "tcp reset" && len(res.Reply) != 40 {
+				t.Errorf("RST is %d bytes, kernel 40", len(res.Reply))
 			}
 		})
 	}
