@@ -245,10 +245,11 @@ func (r *rulectx) primary() *xexpr {
 		}
 		if k.s == "saddr" || k.s == "daddr" {
 			// ct original ip saddr / ip6 saddr
-			switch r.fam {
-			case ruleset.FamilyIPv6:
+			switch {
+			case r.fam == ruleset.FamilyIPv6 || r.l3 == "ip6":
 				x.dt, x.bits = tIPv6, 128
-			case ruleset.FamilyINet, ruleset.FamilyBridge, ruleset.FamilyNetdev:
+			case r.fam == ruleset.FamilyIPv4 || r.l3 == "ip":
+			default:
 				x.dt, x.bits = tIPv6, 128
 			}
 			if l3 == "" && (r.isWord("ip") || r.isWord("ip6")) {

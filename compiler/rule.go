@@ -546,13 +546,13 @@ func (r *rulectx) prefixCmp(lhs *xexpr, reg ruleset.Register, op string, v rval)
 		r.emit(&ruleset.Cmp{Op: cmpOp(op), SReg: reg, Data: v.from})
 		return
 	}
-	if lhs.kind == xPayload && plen%8 == 0 && lhs.mask == nil {
-		// Shorten the load that was just emitted.
-		if p, ok := r.exprs[len(r.exprs)-1].(*ruleset.Payload); ok {
+	if plen%8 == 0 && lhs.mask == nil && lhs.order == bigEndian {
+		// Shorten the load that was just emitted, or just the compare.
+		if p, ok := r.exprs[len(r.exprs)-1].(*ruleset.Payload); ok && lhs.kind == xPayload {
 			p.Len = uint32(plen / 8)
-			r.emit(&ruleset.Cmp{Op: cmpOp(op), SReg: reg, Data: v.from[:plen/8]})
-			return
 		}
+		r.emit(&ruleset.Cmp{Op: cmpOp(op), SReg: reg, Data: v.from[:plen/8]})
+		return
 	}
 	mask := make([]byte, n)
 	for i := 0; i < plen; i++ {
@@ -692,14 +692,17 @@ func (r *rulectx) genDeps(x *xexpr) {
 		if r.l4 == p.name {
 			return
 		}
-		if p.name == "icmp" || p.name == "igmp" {
-			r.viaL4 = true
-			r.needL3("ip", x.loc())
-			r.viaL4 = false
-		} else if p.name == "icmpv6" {
-			r.viaL4 = true
-			r.needL3("ip6", x.loc())
-			r.viaL4 = false
+		famL3 := r.fam == ruleset.FamilyIPv4 || r.fam == ruleset.FamilyIPv6 || r.fam == ruleset.FamilyARP
+		if r.l3 == "" && !famL3 {
+			if p.name == "icmp" || p.name == "igmp" {
+				r.viaL4 = true
+				r.needL3("ip", x.loc())
+				r.viaL4 = false
+			} else if p.name == "icmpv6" {
+				r.viaL4 = true
+				r.needL3("ip6", x.loc())
+				r.viaL4 = false
+			}
 		}
 		if r.bad {
 			return
@@ -1150,6 +1153,11 @@ func concatName(x *xexpr) string {
 // scalar parses one symbol for lhs.
 func (c *compiler) scalar(lhs *xexpr, s string, quoted bool) ([]byte, error) {
 	dt := lhs.dt
+	if lhs.mask != nil && (dt.kind == kIPv4 || dt.kind == kIPv6 || dt.kind == kEther) {
+		if n, ok := parseUint(s); ok && n.BitLen() <= lhs.bytesLen()*8 {
+			return encodeInt(n, lhs.bytesLen(), lhs.order), nil
+		}
+	}
 	if dt.kind == kBitmask && dt != tCtLabel {
 		return c.flagList(lhs, s)
 	}
