@@ -289,8 +289,15 @@ func (c *Capture) ngPrecheck() (clean bool, err error) {
 			if len(h) >= 24 {
 				caplen = int64(c.order.Uint32(h[20:]))
 			}
-		case 3: // simple packet block: original length at 8
-			caplen = int64(c.order.Uint32(h[8:]))
+		case 3: // simple packet block: original length at 8, captured up to interface 0's snaplen
+			orig := int64(c.order.Uint32(h[8:]))
+			if ifc, err := c.ng.Interface(0); err == nil && ifc.SnapLength != 0 && orig > int64(ifc.SnapLength) {
+				orig = int64(ifc.SnapLength)
+			}
+			if orig > maxSnaplen {
+				return false, fmt.Errorf("corrupt simple packet block: length %d", orig)
+			}
+			return false, nil
 		}
 		if caplen >= 0 {
 			if caplen > maxSnaplen || caplen > n {
