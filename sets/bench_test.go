@@ -16,12 +16,30 @@ import (
 	"github.com/nftgo/nftgo/ruleset"
 )
 
-// keys returns n random 4-byte keys, with a fixed seed.
+// randKeys returns n random 4-byte keys, with a fixed seed, cut from one
+// buffer so that reading a probe costs what reading a register does.
 func randKeys(n int, seed uint64) [][]byte {
 	r := rand.New(rand.NewPCG(seed, seed))
+	buf := make([]byte, 4*n)
 	out := make([][]byte, n)
 	for i := range out {
-		out[i] = binary.BigEndian.AppendUint32(nil, r.Uint32())
+		out[i] = buf[4*i : 4*i+4 : 4*i+4]
+		binary.BigEndian.PutUint32(out[i], r.Uint32())
+	}
+	return out
+}
+
+// flat copies probes into one buffer (see randKeys).
+func flat(probes [][]byte) [][]byte {
+	var buf []byte
+	for _, p := range probes {
+		buf = append(buf, p...)
+	}
+	out := make([][]byte, len(probes))
+	off := 0
+	for i, p := range probes {
+		out[i] = buf[off : off+len(p) : off+len(p)]
+		off += len(p)
 	}
 	return out
 }
@@ -49,6 +67,7 @@ func benchHash(b *testing.B, n int) {
 	for i := 0; i < n; i += 2 {
 		probes[i] = keys[(i*7919)%n]
 	}
+	probes = flat(probes)
 	settle(b, s)
 	hits := 0
 	for i := 0; i < b.N; i++ {
@@ -137,6 +156,7 @@ func BenchmarkConcatLookup(b *testing.B) {
 	for i := range probes {
 		probes[i] = cat(be(uint64(r.UintN(n/4)<<8|r.UintN(256)), 4), port(uint16(r.UintN(5000))))
 	}
+	probes = flat(probes)
 	settle(b, s)
 	hits := 0
 	for i := 0; i < b.N; i++ {

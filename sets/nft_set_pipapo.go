@@ -35,7 +35,8 @@ type pipapo struct {
 	rng    []uint64
 	stride int
 	exp    []int64
-	narrow bool // every field after the first fits one word
+	narrow bool     // every field after the first fits one word
+	top    []uint32 // 1<<16 + 1 offsets into the segments by the first word's top 16 bits
 }
 
 type field struct{ off, len int }
@@ -146,6 +147,16 @@ func (p *pipapo) build(all []*Elem) {
 	for j, b := range bs {
 		words(p.bounds[j*p.w:(j+1)*p.w], b)
 	}
+	// As in the rbtree: the top 16 bits of the first word narrow the
+	// binary search to the segments that share them.
+	p.top = make([]uint32, 1<<16+1)
+	j := 0
+	for t := 0; t <= 1<<16; t++ {
+		for j < nseg && int(p.bounds[j*p.w]>>48) < t {
+			j++
+		}
+		p.top[t] = uint32(j)
+	}
 }
 
 // match checks every field of key against e's ranges, from field `from`.
@@ -183,7 +194,7 @@ func (p *pipapo) lookup(key []byte, now int64) *Elem {
 	var kw [maxKeyLen / 8]uint64
 	k := kw[:p.w]
 	words(k, key[f0.off:f0.off+f0.len])
-	lo, hi := 0, nseg
+	lo, hi := int(p.top[k[0]>>48]), int(p.top[k[0]>>48+1])
 	if p.w == 1 {
 		for lo < hi {
 			m := int(uint(lo+hi) >> 1)
