@@ -5,6 +5,7 @@ package compiler
 // netlink_gen_*_stmt.
 
 import (
+	"regexp"
 	"strings"
 
 	"github.com/nftgo/nftgo/ruleset"
@@ -468,6 +469,14 @@ func (r *rulectx) natStmt() {
 	t := r.peek()
 	addrExpr := &xexpr{kind: xMeta, dt: addrType, bits: addrType.bits, order: bigEndian, t0: t}
 	portExpr := &xexpr{kind: xMeta, dt: tService, bits: 16, order: bigEndian, t0: t}
+	if t.kind == 'w' && (t.s == "meta" || t.s == "ct" || t.s == "numgen" || t.s == "jhash" || t.s == "symhash" || protoWords[t.s] || shortMeta[t.s]) {
+		if fam == "" {
+			r.fail(kw, "specify `%s ip' or '%s ip6' in inet table to disambiguate", kw.s, kw.s)
+			return
+		}
+		r.natMap(n, addrExpr, portExpr)
+		return
+	}
 	// Collect the address/port tokens.
 	var ts []tok
 	for !r.eof() {
@@ -493,11 +502,13 @@ func (r *rulectx) natStmt() {
 	}
 	text := joinToks(ts)
 	addrText, portText := text, ""
-	if strings.HasPrefix(text, "[") {
-		if i := strings.Index(text, "]"); i >= 0 {
-			addrText = text[1:i]
-			portText = strings.TrimPrefix(text[i+1:], ":")
+	if m := reBracketNAT.FindStringSubmatch(text); m != nil {
+		addrText = m[1]
+		if m[2] != "" {
+			addrText += "-" + m[2]
 		}
+		addrText += m[3]
+		portText = m[4]
 	} else if strings.HasPrefix(text, ":") {
 		addrText, portText = "", text[1:]
 	} else if fam == "ip" {
@@ -548,7 +559,75 @@ func (r *rulectx) natRange(x *xexpr, text string, at tok) (lo, hi []byte, ok boo
 	if v.isRange {
 		return v.from, v.to, true
 	}
+	if v.prefix >= 0 {
+		return v.from, prefixEnd(v.from, v.prefix), true
+	}
 	return v.from, nil, true
+}
+
+var reBracketNAT = regexp.MustCompile(`^\[([^\]]+)\](?:-\[([^\]]+)\])?(/\d+)?(?::(.+))?$`)
+
+// natMap handles `snat|dnat to KEY map { k : addr[ . port] }`: the map data
+// carries the address (and port, and ranges) in consecutive registers.
+// Ref: src/evaluate.c — stmt_evaluate_nat_map; src/netlink_linearize.c —
+// netlink_gen_nat_stmt.
+func (r *rulectx) natMap(n *ruleset.NAT, addrExpr, portExpr *xexpr) {
+	key := r.keyExpr()
+	if key == nil {
+		return
+	}
+	if !r.accept("map") {
+		// plain expression: the address comes from a register
+		r.genDeps(key)
+		r.load(key)
+		n.AddrMin = 1
+		r.emit(n)
+		return
+	}
+	// Peek at the data shape: addr or addr . port.
+	t := r.peek()
+	data := addrExpr
+	if t.kind == '{' {
+		for _, el := range t.set {
+			for _, tk := range el {
+				if tk.kind == 'o' && tk.s == "." {
+					data = &xexpr{kind: xConcat, fields: []*xexpr{addrExpr, portExpr}, dt: &dtype{name: "concat"}, t0: t}
+					data.bits = data.bytesLen() * 8
+				}
+			}
+		}
+	}
+	if !r.mapLookup(key, data) {
+		return
+	}
+	var s *ruleset.Set
+	if l, ok := r.exprs[len(r.exprs)-1].(*ruleset.Lookup); ok {
+		s = r.ts.set(l.Set)
+		for _, a := range r.anon {
+			if a.Name == l.Set {
+				s = a
+			}
+		}
+	}
+	if s == nil {
+		r.fail(t, "map lookup failed")
+		return
+	}
+	ranged := s.DataLen > uint32(data.bytesLen())
+	alen := (addrExpr.bytesLen() + 3) / 4
+	n.AddrMin = 1
+	switch {
+	case data.kind == xConcat && ranged:
+		n.ProtoMin = regFor(alen)
+		n.AddrMax = regFor(alen + 1)
+		n.ProtoMax = regFor(2*alen + 1)
+	case data.kind == xConcat:
+		n.ProtoMin = regFor(alen)
+	case ranged:
+		n.AddrMax = regFor(alen)
+	}
+	r.natFlags(&n.Flags, &n.HasFlags)
+	r.emit(n)
 }
 
 func (r *rulectx) natFlags(flags *uint32, has *bool) {
@@ -576,6 +655,26 @@ func (r *rulectx) masqStmt() {
 	var flags uint32
 	has := false
 	if r.accept("to") {
+		if p, q := r.peek(), r.peekN(1); p.kind == 'o' && p.s == ":" && q.kind == 'w' && (protoWords[q.s] || q.s == "meta" || q.s == "ct") {
+			r.next()
+			key := r.keyExpr()
+			if key == nil || !r.accept("map") {
+				r.unexpected()
+				return
+			}
+			portExpr := &xexpr{kind: xMeta, dt: tService, bits: 16, order: bigEndian, t0: q}
+			if !r.mapLookup(key, portExpr) {
+				return
+			}
+			pmin, flags, has = 1, ruleset.NATRangeProtoSpecific, true
+			r.natFlags(&flags, &has)
+			if kw.s == "masquerade" {
+				r.emit(&ruleset.Masq{ProtoMin: pmin, Flags: flags, HasFlags: has})
+			} else {
+				r.emit(&ruleset.Redir{ProtoMin: pmin, Flags: flags, HasFlags: has})
+			}
+			return
+		}
 		t := r.next()
 		text := t.s
 		if t.kind == 'o' && t.s == ":" {
@@ -694,6 +793,18 @@ func (r *rulectx) mapLookup(src *xexpr, data *xexpr) bool {
 		}
 		r.fillKey(s, src)
 		s.DataType, s.DataTypeName, s.DataLen = keyTypeID(data), keyTypeName(data), uint32(data.bytesLen())
+		for i := range elems {
+			if d := elems[i].data; d != nil && (d.isRange || d.prefix >= 0) {
+				to := d.to
+				if !d.isRange {
+					to = prefixEnd(d.from, d.prefix)
+				}
+				nd := *d
+				nd.from = append(append([]byte(nil), d.from...), to...)
+				elems[i].data = &nd
+				s.DataLen = uint32(len(nd.from))
+			}
+		}
 		s.Elements = encodeElems(src, interval, elems)
 		s.Size, s.SizeSet = uint32(len(s.Elements)), true
 		r.anon = append(r.anon, s)
