@@ -253,12 +253,23 @@ func (l *loader) loadTable() error {
 			lr.dec = &Decision{Family: t.Family, Table: t.Name, Chain: c.Name, Handle: r.Handle, RuleIndex: ri}
 			ch.rules = append(ch.rules, lr)
 		}
+		// One backing array for the chain's code.
+		n := 0
+		for _, lr := range ch.rules {
+			n += len(lr.code)
+		}
+		all := make([]insn, 0, n)
+		for k := range ch.rules {
+			at := len(all)
+			all = append(all, ch.rules[k].code...)
+			ch.rules[k].code = all[at:len(all):len(all)]
+		}
 	}
 	return nil
 }
 
 func (l *loader) loadRule(c *ruleset.Chain, r *ruleset.Rule) (rule, error) {
-	lr := rule{src: r, state: make([]int32, len(r.Exprs))}
+	lr := rule{state: make([]int32, len(r.Exprs))}
 	l.written = 0
 	code := make([]insn, 0, len(r.Exprs))
 	for i, e := range r.Exprs {

@@ -9,13 +9,14 @@ import (
 )
 
 // rule is one loaded rule: its instructions and the decision it reports
-// when one of them ends the packet's traversal of a base chain.
+// when one of them ends the packet's traversal of a base chain. It is kept
+// small and its code sits next to its neighbours' (one backing array per
+// chain): a walk over non-matching rules is a walk over memory.
 type rule struct {
 	code []insn
 	dec  *Decision
-	src  *ruleset.Rule
-	// state maps each expression of src to its side-table index (counters,
-	// quotas) for Snapshot; -1 for stateless expressions.
+	// state maps each expression of the source rule to its side-table
+	// index (counters, quotas) for Snapshot; -1 for stateless ones.
 	state []int32
 }
 
