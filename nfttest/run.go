@@ -163,8 +163,12 @@ func RunCase(f *File, c *Case) (res *CaseResult) {
 	one := func(st *Step, idx int, data []byte, lt packet.LinkType, ts int64, text string) error {
 		// ct state as nf_conntrack_in will classify the packet, from the
 		// table before it runs (see ctStateBefore).
+		// The tuple is taken now: NAT rewrites the frame in place.
 		var pre string
+		var tup ct.Tuple
+		tracked := false
 		if pkt.Decode(lt, data) == nil {
+			tup, tracked = ct.TupleOf(&pkt)
 			pre = ctStateBefore(rp.M.Conntrack(), &pkt, ts)
 		}
 		if err := rp.Packet(lt, data, ts); err != nil {
@@ -178,7 +182,7 @@ func RunCase(f *File, c *Case) (res *CaseResult) {
 			text = got.Packet
 		}
 		got.Packet = text
-		got.CT = ctStateAfter(rp.M.Conntrack(), &pkt, ts, pre, got.Verdict)
+		got.CT = ctStateAfter(rp.M.Conntrack(), tup, tracked, ts, pre, got.Verdict)
 		pr := PacketResult{Step: st, Index: idx, Got: got, OK: true}
 		if len(st.Expect) == 1 {
 			pr.Want = &st.Expect[0]
@@ -398,11 +402,10 @@ func ctStateBefore(t *ct.Table, p *packet.Packet, now int64) string {
 // ctStateAfter corrects the guess for what the trackers decided: an
 // accepted "new" packet that left no entry was invalid to the tracker
 // (e.g. a TCP packet no connection can start with).
-func ctStateAfter(t *ct.Table, p *packet.Packet, now int64, pre, verdict string) string {
+func ctStateAfter(t *ct.Table, tup ct.Tuple, ok bool, now int64, pre, verdict string) string {
 	if pre != "new" || verdict != "accept" {
 		return pre
 	}
-	tup, ok := ct.TupleOf(p)
 	if ok && t.Find(tup, 0, now) == nil && t.Count() > 0 {
 		return "invalid"
 	}
@@ -436,7 +439,27 @@ func icmpInner(p *packet.Packet) (ct.Tuple, bool) {
 	if q.Decode(lt, th[8:]) != nil {
 		return ct.Tuple{}, false
 	}
-	return ct.TupleOf(&q)
+	// The quoted packet went the other way: the connection has its
+	// inverse as one of its tuples (nf_ct_invert_tuple).
+	t, ok := ct.TupleOf(&q)
+	if !ok {
+		return t, false
+	}
+	t.Src, t.Dst = t.Dst, t.Src
+	switch t.Proto {
+	case packet.ProtoTCP, packet.ProtoUDP:
+		t.SrcPort, t.DstPort = t.DstPort, t.SrcPort
+	case packet.ProtoICMP, packet.ProtoICMPv6:
+		inv := map[uint16]uint16{8: 0, 0: 8, 128: 129, 129: 128}
+		ty, ok := inv[t.DstPort>>8]
+		if !ok {
+			return t, false
+		}
+		t.DstPort = ty<<8 | t.DstPort&0xff
+	default:
+		return t, false
+	}
+	return t, true
 }
 
 var errNoMatch = errors.New("no match")

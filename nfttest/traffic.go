@@ -18,7 +18,8 @@ import (
 //	tcp SRC:P > DST:P FLAGS [seq=N] [ack=N] [win=N] [len=N] [ttl=N]
 //	    FLAGS: words syn ack fin rst psh urg (also syn-ack), [S.] or flags=SA
 //	udp SRC:P > DST:P [len=N] [ttl=N]
-//	icmp SRC > DST [echo-request|echo-reply|type N code N] [id=N] [seq=N] [ttl=N]
+//	icmp SRC > DST [echo-request|echo-reply|type N code N] [id=N] [seq=N] [ttl=N] [inner PACKET]
+//	    inner: the packet an ICMP error quotes, e.g. inner udp A:P > B:P
 //	ip SRC > DST proto=N [len=N]
 //	handshake CLIENT:P > SERVER:P               SYN, SYN-ACK, ACK
 //	data FROM:P > TO:P [len=N]                  data and its ACK on a handshaken connection
@@ -93,11 +94,29 @@ func onePacketLine(w []string, conv *convState, bump uint16) ([]testpkt.Spec, bo
 		}
 		return []testpkt.Spec{s}, false, nil
 	case "icmp", "icmpv6", "ip", "ip6":
+		var inner []string
+		for i, x := range w {
+			if x == "inner" {
+				w, inner = w[:i], w[i+1:]
+				break
+			}
+		}
 		src, dst, rest, err := endpoints(w[1:], false)
 		if err != nil {
 			return nil, false, err
 		}
 		s := testpkt.Spec{Src: src.Addr().String(), Dst: dst.Addr().String(), ID: 1, EchoSeq: 1}
+		if inner != nil {
+			if len(inner) == 0 || inner[0] == "handshake" || inner[0] == "data" || inner[0] == "close" {
+				return nil, false, fmt.Errorf("inner: want the quoted packet, e.g. inner udp A:P > B:P")
+			}
+			in, _, err := onePacketLine(inner, conv, 0)
+			if err != nil {
+				return nil, false, fmt.Errorf("inner: %v", err)
+			}
+			s.Inner = &in[0]
+			s.ID, s.EchoSeq = 0, 0 // an error's "unused" word
+		}
 		v6 := src.Addr().Is6()
 		if w[0] == "ip" || w[0] == "ip6" {
 			s.Proto = ""
