@@ -3,10 +3,21 @@
 // their hooks in priority order, conntrack's hooks at -200 and at the last
 // priority, and a host model that routes each packet to input, forward or
 // output as a Linux router or host would.
+//
+// Loading (nf_tables_api.go) turns each rule's expressions into a flat
+// slice of small instructions with the checks the kernel makes when it
+// accepts a rule (register bounds and initialisation, jump targets, jump
+// depth, per-hook validation, dynset and connlimit constraints); a load
+// and the word compare that follows it are fused into one instruction.
+// Running a packet (nf_hook.go, nf_tables_core.go) is a switch per
+// instruction over one 80-byte register file with the kernel's zero-fill,
+// and allocates nothing. Conntrack (ct), sets (sets) and ct count lists
+// (connlimit) are called through their packages; defrag, the NAT core and
+// reject replies sit where the kernel has them.
 package vm
 
-// CONTRACT (filled in by the vm owner; cmd/nftgo and the replay compile
-// against these).
+// CONTRACT: cmd/nftgo and the replay compile against the exported names
+// below; changes are listed in the vm owner's reports.
 
 import (
 	"net/netip"
