@@ -456,7 +456,9 @@ func stringText(data []byte) string {
 // Ref: nftables src/json.c — datatype_json, symbolic_constant_json
 func valueJSON(d *dtype, data []byte, o byteorder, bits int, m pmode) any {
 	switch d.kind {
-	case kInteger, kHex, kHexPlain, kTime, kIfindex, kDate:
+	case kDate, kHour:
+		return strings.Trim(valueText(d, data, o, bits, m), "\"")
+	case kInteger, kHex, kHexPlain, kTime, kIfindex:
 		if d.kind == kIfindex && toUint(data, o) == 1 {
 			return "lo"
 		}

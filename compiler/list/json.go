@@ -294,6 +294,18 @@ func objectJSON(t *ruleset.Table, o *ruleset.Object) any {
 		}
 	default:
 		for _, a := range o.Attrs {
+			if a.Key == "body" {
+				// ct helper: obj_print_json's type/protocol/l3proto
+				f := strings.Fields(strings.Trim(a.Value, "[] "))
+				if len(f) >= 7 && f[0] == "ct_helper" {
+					ob = append(ob, jkv{"type", f[2]}, jkv{"protocol", map[string]string{"6": "tcp", "17": "udp"}[f[6]]},
+						jkv{"l3proto", map[string]string{"2": "ip", "10": "ip6", "1": "inet", "0": "ip"}[f[4]]})
+				}
+				continue
+			}
+			if a.Key == "kind" {
+				continue
+			}
 			ob = append(ob, jkv{a.Key, a.Value})
 		}
 	}

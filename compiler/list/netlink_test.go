@@ -232,15 +232,7 @@ func buildFromNetlink(src, netlink string) (*ruleset.Ruleset, error) {
 					}
 				}
 				if m[1] == "ct_helper" {
-					g := strings.Fields(m[2])
-					proto := map[string]string{"6": "tcp", "17": "udp"}[g[5]]
-					l3 := objTable[o].Family.String()
-					if g[3] == "10" {
-						l3 = "ip6"
-					} else if g[3] == "2" {
-						l3 = "ip"
-					}
-					o.Attrs = []ruleset.ObjectAttr{{Key: "type", Value: strconv.Quote(g[1]) + " protocol " + proto}, {Key: "l3proto", Value: l3}}
+					o.Attrs = []ruleset.ObjectAttr{{Key: "body", Value: "[ " + m[1] + " " + m[2] + " ]"}}
 				}
 			}
 		case strings.Contains(line, "(null) (null) use"):

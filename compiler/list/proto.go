@@ -125,7 +125,7 @@ func networkByEtherType(n uint64) *protoDesc {
 		return protoIP6
 	case 0x0806:
 		return protoARP
-	case 0x8100:
+	case 0x8100, 0x88a8:
 		return protoVLAN
 	}
 	return nil
