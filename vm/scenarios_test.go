@@ -2,9 +2,11 @@ package vm
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/nftgo/nftgo/ct"
+	"github.com/nftgo/nftgo/internal/testpkt"
 	"github.com/nftgo/nftgo/packet"
 	"github.com/nftgo/nftgo/ruleset"
 )
@@ -211,4 +213,48 @@ func TestScenarioNatDnat(t *testing.T) {
 	k, out := replayScenario(t, "nat-dnat", m, nil)
 	checkVerdicts(t, k, out)
 	checkCounters(t, k, m.Snapshot(0))
+}
+
+// TestHookOrderConntrackAndNAT: conntrack registers when the first rule
+// that needs it loads (after the chains of its table), the NAT core when
+// the first nat chain registers. Kernel (oracle run, forward mode, 6.18)
+// for one SYN: a.p counts "new" (conntrack ran first), b.p counts
+// "invalid" (registered later, runs before conntrack), c.f at -100 runs
+// before the NAT core and sees "new"; traversal order b.p, a.p, c.f, n.pre.
+func TestHookOrderConntrackAndNAT(t *testing.T) {
+	pre := func(name string, prio int32, rules ...*ruleset.Rule) *ruleset.Chain {
+		return base(name, ruleset.HookPrerouting, prio, Acc, rules...)
+	}
+	a := table(ruleset.FamilyINet, "a", pre("p", -200, r(2, cat(ctState(8), counter())...), r(3, cat(ctState(1), counter())...)))
+	b := table(ruleset.FamilyINet, "b", pre("p", -200, r(2, cat(ctState(8), counter())...), r(3, cat(ctState(1), counter())...)))
+	n := table(ruleset.FamilyIPv4, "n", pre("pre", -100, r(2, counter())))
+	n.Chains[0].Hook.Type = "nat"
+	c := table(ruleset.FamilyINet, "c", pre("f", -100, r(2, cat(ctState(8), counter())...)))
+	var order []string
+	m, err := New(&ruleset.Ruleset{Tables: []*ruleset.Table{a, b, n, c}}, Config{Host: routerHost(), CT: ct.DefaultConfig(), Trace: func(ev TraceEvent) {
+		if ev.Rule.Policy {
+			order = append(order, ev.Rule.Table+"."+ev.Rule.Chain)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syn := pkt(t, testpkt.Spec{Src: "198.51.100.3", Dst: "203.0.113.9", Proto: "tcp", Sport: 1000, Dport: 80, Flags: testpkt.SYN})
+	res := m.Receive(syn, "wan", 1)
+	if got := strings.Join(order, ","); got != "b.p,a.p,c.f,n.pre" {
+		t.Errorf("order %s, kernel b.p,a.p,c.f,n.pre", got)
+	}
+	if decided(res) != "pre:policy" {
+		t.Errorf("decided %s, kernel n pre policy", decided(res))
+	}
+	snap := m.Snapshot(1)
+	want := map[string][]uint64{"a": {1, 0}, "b": {0, 1}, "c": {1}, "n": {1}}
+	for _, tb := range snap.Tables {
+		for i, w := range want[tb.Name] {
+			exprs := tb.Chains[0].Rules[i].Exprs
+			if got := exprs[len(exprs)-1].(*ruleset.Counter).Packets; got != w {
+				t.Errorf("%s rule %d counter %d, kernel %d", tb.Name, i, got, w)
+			}
+		}
+	}
 }
