@@ -636,14 +636,9 @@ func (c *compiler) objectDecl(ts *tableState, kind string, name *syntax.Name, it
 		}
 		obj.Expr = r.exprs[0]
 	default:
-		obj.Attrs = append(obj.Attrs, ObjectAttrBody(kind))
+		obj.Attrs = append(obj.Attrs, ruleset.ObjectAttr{Key: "body", Value: c.objectBody(obj, kind, toks)})
 	}
 	obj.Handle = ts.handle()
 	ts.t.Objects = append(ts.t.Objects, obj)
 	c.batch = append(c.batch, msg{kind: msgObject, table: ts.t, obj: obj})
-}
-
-// ObjectAttrBody is a placeholder attribute for objects nftgo does not model yet.
-func ObjectAttrBody(kind string) ruleset.ObjectAttr {
-	return ruleset.ObjectAttr{Key: "kind", Value: kind}
 }

@@ -365,6 +365,8 @@ func writeExprBody(b *strings.Builder, e ruleset.Expr) {
 		}
 	case *ruleset.Exthdr:
 		writeExthdr(b, x)
+	case *ruleset.Objref:
+		writeObjref(b, x)
 	case *ruleset.Numgen, *ruleset.Hash:
 		writeMisc(b, x)
 	case *ruleset.Generic:
@@ -419,11 +421,7 @@ func limitUnit(u uint64) string {
 
 func writeObjectBody(b *strings.Builder, o *ruleset.Object) {
 	if o.Expr != nil {
-		b.WriteString("[ ")
-		b.WriteString(o.Expr.Name())
-		b.WriteByte(' ')
-		writeExprBody(b, o.Expr)
-		b.WriteString("]")
+		writeObjectExpr(b, o.Expr)
 		return
 	}
 	for _, a := range o.Attrs {

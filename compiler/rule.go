@@ -297,6 +297,19 @@ func (r *rulectx) stmt() {
 			return
 		}
 	}
+	if t.s == "ct" && (r.peekN(1).s == "helper" || r.peekN(1).s == "timeout" || r.peekN(1).s == "expectation") && r.peekN(2).s == "set" {
+		r.next()
+		k := r.next()
+		r.next()
+		r.objrefStmt("ct " + k.s)
+		return
+	}
+	if t.s == "synproxy" && r.peekN(1).s == "name" {
+		r.next()
+		r.next()
+		r.objrefStmt("synproxy")
+		return
+	}
 	if t.s == "ct" && r.peekN(1).s == "count" {
 		r.next()
 		r.next()

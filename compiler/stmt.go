@@ -34,8 +34,7 @@ func (r *rulectx) limitStmt() {
 	r.next()
 	if r.isWord("name") {
 		r.next()
-		n := r.next()
-		r.emit(&ruleset.Generic{Kind: "objref", Body: "type 4 name " + n.s + " "})
+		r.objrefStmt("limit")
 		return
 	}
 	if !r.accept("rate") {
@@ -133,8 +132,7 @@ func (r *rulectx) quotaStmt() {
 	r.next()
 	if r.isWord("name") {
 		r.next()
-		n := r.next()
-		r.emit(&ruleset.Generic{Kind: "objref", Body: "type 2 name " + n.s + " "})
+		r.objrefStmt("quota")
 		return
 	}
 	q := &ruleset.Quota{}

@@ -6,6 +6,8 @@ package list
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"io"
 
 	"github.com/nftgo/nftgo/ruleset"
@@ -16,24 +18,45 @@ type Options struct {
 	Handles bool // -a: `# handle N`
 }
 
-// Text writes rs as `nft list ruleset` prints it.
-func Text(w io.Writer, rs *ruleset.Ruleset, opt Options) error {
+// Text writes rs as `nft list ruleset` prints it. A rule that cannot be
+// decompiled prints as a comment and is reported in the error; the rest
+// of the listing is still written.
+func Text(w io.Writer, rs *ruleset.Ruleset, opt Options) (err error) {
+	var errs []error
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("list: %v", p)
+		}
+	}()
 	bw := bufio.NewWriter(w)
 	if rs != nil {
 		for _, t := range rs.Tables {
 			if t == nil {
 				continue
 			}
-			writeTable(bw, t, opt)
+			writeTable(bw, t, opt, &errs)
 		}
 	}
-	return bw.Flush()
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
 }
 
 // JSON writes rs as `nft -j list ruleset` prints it (libnftables JSON).
-func JSON(w io.Writer, rs *ruleset.Ruleset, opt Options) error {
+func JSON(w io.Writer, rs *ruleset.Ruleset, opt Options) (err error) {
+	var errs []error
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("list: %v", p)
+		}
+	}()
+	doc := rulesetJSON(rs, &errs)
 	bw := bufio.NewWriter(w)
-	writeJSON(bw, rulesetJSON(rs))
+	writeJSON(bw, doc)
 	bw.WriteByte('\n')
-	return bw.Flush()
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
 }

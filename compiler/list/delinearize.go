@@ -89,18 +89,47 @@ func (c *rctx) findSet(name string) *ruleset.Set {
 //
 // Ref: nftables src/netlink_delinearize.c — netlink_delinearize_rule,
 // rule_postprocess
-func decompileRule(t *ruleset.Table, r *ruleset.Rule) []stmt {
+func decompileRule(t *ruleset.Table, r *ruleset.Rule) (out []stmt, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, fmt.Errorf("list: rule handle %d of table %s %s: cannot decompile: %v", r.Handle, t.Family, t.Name, p)
+		}
+	}()
 	c := newRctx(t)
 	for _, e := range r.Exprs {
 		c.expr(e)
 	}
-	var out []stmt
 	for i, s := range c.stmts {
 		if !c.dead[i] {
 			out = append(out, s)
 		}
 	}
-	return mergeRanges(out)
+	return mergeRanges(out), nil
+}
+
+// renderRule decompiles and prints one rule; a rule that cannot be read
+// back prints as a comment and reports an error instead of stopping the
+// listing.
+func renderRule(t *ruleset.Table, r *ruleset.Rule) (text string, js []any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			text, js = "# nftgo: cannot list this rule", nil
+			err = fmt.Errorf("list: rule handle %d of table %s %s: %v", r.Handle, t.Family, t.Name, p)
+		}
+	}()
+	stmts, err := decompileRule(t, r)
+	if err != nil {
+		return "# nftgo: cannot list this rule", nil, err
+	}
+	var b strings.Builder
+	for i, s := range stmts {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		s.text(&b)
+		js = append(js, s.json())
+	}
+	return b.String(), js, nil
 }
 
 func (c *rctx) set(r ruleset.Register, v *regVal) { c.regs[regSlot(r)] = v }

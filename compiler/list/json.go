@@ -116,20 +116,20 @@ func writeJSONString(w *bufio.Writer, s string) {
 // the table, its objects, named sets, chains, and then all its rules.
 //
 // Ref: nftables src/json.c — do_list_ruleset_json, table_print_json_full
-func rulesetJSON(rs *ruleset.Ruleset) any {
+func rulesetJSON(rs *ruleset.Ruleset, errs *[]error) any {
 	items := []any{jobj{{"metainfo", jobj{{"version", "1.0.6"}, {"release_name", "Lester Gooch #5"}, {"json_schema_version", 1}}}}}
 	if rs != nil {
 		for _, t := range rs.Tables {
 			if t == nil {
 				continue
 			}
-			items = append(items, tableJSON(t)...)
+			items = append(items, tableJSON(t, errs)...)
 		}
 	}
 	return jobj{{"nftables", items}}
 }
 
-func tableJSON(t *ruleset.Table) []any {
+func tableJSON(t *ruleset.Table, errs *[]error) []any {
 	fam := t.Family.String()
 	to := jobj{{"family", fam}, {"name", t.Name}, {"handle", t.Handle}}
 	var fl []any
@@ -169,9 +169,9 @@ func tableJSON(t *ruleset.Table) []any {
 			if r.Comment != "" {
 				ro = append(ro, jkv{"comment", r.Comment})
 			}
-			var ex []any
-			for _, s := range decompileRule(t, r) {
-				ex = append(ex, s.json())
+			_, ex, err := renderRule(t, r)
+			if err != nil {
+				*errs = append(*errs, err)
 			}
 			if len(ex) > 0 {
 				ro = append(ro, jkv{"expr", ex})

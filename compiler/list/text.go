@@ -126,7 +126,7 @@ func policyName(v ruleset.Verdict) string {
 // between them.
 //
 // Ref: nftables src/rule.c — table_print
-func writeTable(w *bufio.Writer, t *ruleset.Table, opt Options) {
+func writeTable(w *bufio.Writer, t *ruleset.Table, opt Options, errs *[]error) {
 	fmt.Fprintf(w, "table %s %s {", t.Family, t.Name)
 	if opt.Handles || t.Flags&2 != 0 {
 		w.WriteString(" #")
@@ -161,7 +161,7 @@ func writeTable(w *bufio.Writer, t *ruleset.Table, opt Options) {
 	}
 	for _, c := range t.Chains {
 		w.WriteString(delim)
-		writeChain(w, t, c, opt)
+		writeChain(w, t, c, opt, errs)
 		delim = "\n"
 	}
 	w.WriteString("}\n")
@@ -170,7 +170,7 @@ func writeTable(w *bufio.Writer, t *ruleset.Table, opt Options) {
 // writeChain prints a chain header and its rules.
 //
 // Ref: nftables src/rule.c — chain_print_declaration, chain_rules_print
-func writeChain(w *bufio.Writer, t *ruleset.Table, c *ruleset.Chain, opt Options) {
+func writeChain(w *bufio.Writer, t *ruleset.Table, c *ruleset.Chain, opt Options, errs *[]error) {
 	fmt.Fprintf(w, "\tchain %s {", c.Name)
 	if opt.Handles {
 		fmt.Fprintf(w, " # handle %d", c.Handle)
@@ -190,7 +190,7 @@ func writeChain(w *bufio.Writer, t *ruleset.Table, c *ruleset.Chain, opt Options
 	}
 	for _, r := range c.Rules {
 		w.WriteString("\t\t")
-		w.WriteString(ruleText(t, r))
+		w.WriteString(ruleText(t, r, errs))
 		if r.Comment != "" {
 			fmt.Fprintf(w, " comment %q", r.Comment)
 		}
@@ -202,15 +202,12 @@ func writeChain(w *bufio.Writer, t *ruleset.Table, c *ruleset.Chain, opt Options
 	w.WriteString("\t}\n")
 }
 
-func ruleText(t *ruleset.Table, r *ruleset.Rule) string {
-	var b strings.Builder
-	for i, s := range decompileRule(t, r) {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		s.text(&b)
+func ruleText(t *ruleset.Table, r *ruleset.Rule, errs *[]error) string {
+	s, _, err := renderRule(t, r)
+	if err != nil {
+		*errs = append(*errs, err)
 	}
-	return b.String()
+	return s
 }
 
 // setSize is the size the kernel reports: a set bound to a dynset without
