@@ -695,10 +695,18 @@ func (t *Table) refresh(c *Conn, p *packet.Packet, info Info, extra, j uint32) {
 	if c.Status&statusFixedTimeout == 0 {
 		if c.Status&StatusConfirmed != 0 {
 			extra += j
+			t.gcBefore(extra)
 		}
 		c.timeout = extra
 	}
 	t.account(c, p, info)
+}
+
+// gcBefore makes the next sweep run no later than deadline d.
+func (t *Table) gcBefore(d uint32) {
+	if !t.gcInit || int32(d-t.nextGC) < 0 {
+		t.gcInit, t.nextGC = true, d
+	}
 }
 
 // account adds the packet to its direction's counters (nf_ct_acct_update).
@@ -753,6 +761,7 @@ func (t *Table) Confirm(c *Conn, info Info, now int64) (drop bool) {
 		return true
 	}
 	c.timeout += j
+	t.gcBefore(c.timeout)
 	c.Status |= StatusConfirmed
 	t.insertNode(idx<<1, ho)
 	t.insertNode(idx<<1|1, hr)
@@ -778,9 +787,12 @@ func (t *Table) Release(c *Conn) {
 }
 
 // Expire reaps entries whose timeout passed by now (the gc worker), and
-// frees entries killed while their packet was in flight. The full sweep
-// runs at most once per second of replay time; lookups treat expired
-// entries as absent in between, as the kernel's do.
+// frees entries killed while their packet was in flight. A sweep runs when
+// the earliest deadline the table knows of has passed, at most once per
+// second of replay time; lookups treat expired entries as absent in
+// between, as the kernel's do. Expired entries count against
+// nf_conntrack_max until swept, as they do in Linux until its gc worker
+// (which runs every 1 to 60 s) reaches them.
 //
 // Ref: net/netfilter/nf_conntrack_core.c — gc_worker
 func (t *Table) Expire(now int64) {
@@ -789,10 +801,10 @@ func (t *Table) Expire(now int64) {
 		t.freeSlot(idx)
 	}
 	t.grave = t.grave[:0]
-	if t.gcInit && int32(j-t.nextGC) < 0 {
+	if !t.gcInit || int32(j-t.nextGC) < 0 {
 		return
 	}
-	t.gcInit, t.nextGC = true, j+hz
+	earliest, any := uint32(0), false
 	for i := 0; i < len(t.index); {
 		s := t.index[i]
 		if s == 0 || (uint32(s)-1)&1 != 0 {
@@ -806,7 +818,15 @@ func (t *Table) Expire(now int64) {
 			t.freeSlot(idx)
 			continue // the slot now holds a shifted node: look again
 		}
+		if !any || int32(c.timeout-earliest) < 0 {
+			earliest, any = c.timeout, true
+		}
 		i++
+	}
+	t.gcInit = any
+	t.nextGC = earliest
+	if int32(t.nextGC-(j+hz)) < 0 {
+		t.nextGC = j + hz
 	}
 }
 

@@ -611,6 +611,7 @@ func (t *Table) tcpHandleInvalid(c *Conn, dir, index uint8, j uint32) {
 		}
 		if uint32(exp) > t.p.tcp[tcpUnack] {
 			c.timeout = t.p.tcp[tcpUnack] + j
+			t.gcBefore(c.timeout)
 		}
 		return
 	}
