@@ -174,6 +174,9 @@ func cmpOpString(o ruleset.CmpOp) string {
 }
 
 func (c *rctx) expr(e ruleset.Expr) {
+	if e == nil {
+		return
+	}
 	switch x := e.(type) {
 	case *ruleset.Payload:
 		c.set(x.DReg, &regVal{raw: &payloadExpr{base: x.Base, off: int(x.Offset) * 8, bits: int(x.Len) * 8},
@@ -221,7 +224,7 @@ func (c *rctx) expr(e ruleset.Expr) {
 			c.emit(&verdictStmt{v: x.Verdict})
 			return
 		}
-		c.set(x.DReg, &regVal{imm: x.Data, bits: len(x.Data) * 8})
+		c.set(x.DReg, &regVal{imm: append([]byte{}, x.Data...), bits: len(x.Data) * 8})
 	case *ruleset.Bitwise:
 		src := c.get(x.SReg)
 		if x.Op != ruleset.BitwiseMaskXor {
@@ -552,6 +555,9 @@ func (c *rctx) dynset(x *ruleset.Dynset) {
 // exprStmt decodes a stateful expression attached to a set element or a
 // dynset template.
 func exprStmt(f ruleset.Family, e ruleset.Expr) stmt {
+	if e == nil {
+		return &plainStmt{s: "# nil expression", j: jobj{{"unknown", nil}}}
+	}
 	switch x := e.(type) {
 	case *ruleset.Counter:
 		return &counterStmt{packets: x.Packets, bytes: x.Bytes}

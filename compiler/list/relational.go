@@ -284,6 +284,8 @@ func (c *rctx) resolve(v *regVal) expr {
 		return c.chain(v, c.resolve(v.inner))
 	case v.imm != nil:
 		return &valueExpr{dt: dtInteger, data: v.imm, order: boBig, bits: v.bits}
+	case v.e == nil:
+		return &rawExpr{s: "# unset register"}
 	}
 	return v.e
 }
