@@ -75,7 +75,10 @@ func onePacketLine(w []string, conv *convState, bump uint16) ([]testpkt.Spec, bo
 		if err != nil {
 			return nil, false, err
 		}
-		s := testpkt.Spec{Proto: w[0], Src: src.Addr().String(), Dst: dst.Addr().String(), Sport: src.Port() + bump, Dport: dst.Port(), Seq: 1000}
+		s := testpkt.Spec{Proto: w[0], Src: src.Addr().String(), Dst: dst.Addr().String(), Sport: src.Port() + bump, Dport: dst.Port()}
+		if w[0] == "tcp" {
+			s.Seq = 1000
+		}
 		hasFlags := false
 		for _, x := range rest {
 			if w[0] == "tcp" {
