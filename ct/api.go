@@ -66,6 +66,10 @@ type Config struct {
 	// Log receives kernel log lines such as
 	// "nf_conntrack: table full, dropping packet"; nil discards them.
 	Log func(now int64, msg string)
+	// Event receives `conntrack -E` lines ("    [NEW] tcp      6 120
+	// SYN_SENT src=…", " [UPDATE] …", "[DESTROY] …") as if a ctnetlink
+	// listener had been running from the start; nil disables events.
+	Event func(now int64, line string)
 	// Sysctls holds every other net.netfilter.nf_conntrack_* value by its
 	// full key; SetSysctl validates and stores them.
 	Sysctls map[string]int64

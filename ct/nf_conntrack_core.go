@@ -90,6 +90,9 @@ type Table struct {
 
 	grave []uint32 // killed entries still attached to the packet in flight
 	nat   *natSet
+	ev    [][]ecache // per entry, only with Config.Event
+	event func(now int64, line string)
+	now   int64       // replay time of the current call
 	bases []chunkBase // slab chunks by address, for idxOf
 	zone  uint16      // zone of the packet In is working on
 
@@ -117,7 +120,7 @@ type params struct {
 
 // NewTable returns an empty table.
 func NewTable(cfg Config) *Table {
-	t := &Table{max: cfg.Max, buckets: uint64(cfg.Buckets), seed: cfg.HashSeed, log: cfg.Log}
+	t := &Table{max: cfg.Max, buckets: uint64(cfg.Buckets), seed: cfg.HashSeed, log: cfg.Log, event: cfg.Event}
 	if t.buckets == 0 {
 		t.buckets = defaultBuckets
 	}
@@ -237,6 +240,9 @@ func (t *Table) newSlot() uint32 {
 		t.bases[i] = cb
 		if t.p.acct {
 			t.acct = append(t.acct, make([][2]counters, 1<<chunkShift))
+		}
+		if t.event != nil {
+			t.ev = append(t.ev, make([]ecache, 1<<chunkShift))
 		}
 	}
 	t.nalloc++
@@ -379,6 +385,7 @@ func (t *Table) hashes(c *Conn) (uint32, uint32) {
 func (t *Table) unlink(idx uint32) {
 	c := t.conn(idx)
 	if c.Status&StatusConfirmed != 0 && c.Status&StatusDying == 0 {
+		t.destroyEvent(idx)
 		ho, hr := t.hashes(c)
 		t.removeNode(idx<<1, ho)
 		t.removeNode(idx<<1|1, hr)
@@ -424,6 +431,7 @@ func (t *Table) find(tup *Tuple, zone uint16, h, j uint32) (idx, dir uint32, ok 
 
 // Find returns the confirmed, unexpired entry with tup as either tuple.
 func (t *Table) Find(tup Tuple, zone uint16, now int64) *Conn {
+	t.now = now
 	idx, _, ok := t.find(&tup, zone, tup.hash(zone, t.seed), jiffies(now))
 	if !ok {
 		return nil
@@ -522,9 +530,12 @@ func (t *Table) alloc(orig, reply *Tuple, h uint32, now int64, j uint32) (c *Con
 	idx := t.newSlot()
 	c = t.conn(idx)
 	*c = Conn{orig: *orig}
+	k, off := chunkOf(idx)
 	if t.p.acct {
-		k, off := chunkOf(idx)
 		t.acct[k][off] = [2]counters{}
+	}
+	if t.ev != nil {
+		t.ev[k][off] = ecache{}
 	}
 	return c, false
 }
@@ -591,7 +602,7 @@ func (t *Table) In(p *packet.Packet, hook uint8, now int64) (c *Conn, info Info,
 // ICMP error lookups use that zone.
 func (t *Table) InZone(p *packet.Packet, hook uint8, zone uint16, now int64) (c *Conn, info Info, drop bool) {
 	j := jiffies(now)
-	t.zone = zone
+	t.zone, t.now = zone, now
 	if p == nil || !p.HasL4 || p.FragOff != 0 || p.ThOff > len(p.Data) ||
 		(p.NFProto != packet.NFProtoIPv4 && p.NFProto != packet.NFProtoIPv6) {
 		t.Stats.Invalid++
@@ -647,6 +658,7 @@ func (t *Table) InZone(p *packet.Packet, hook uint8, zone uint16, now int64) (c 
 		case vAccept:
 			if info == EstablishedReply && c.Status&StatusSeenReply == 0 {
 				c.Status |= StatusSeenReply
+				t.cacheEvent(c, evReply)
 			}
 			return c, info, false
 		case vInvalid:
@@ -733,7 +745,12 @@ func (t *Table) account(c *Conn, p *packet.Packet, info Info) {
 //
 // Ref: net/netfilter/nf_conntrack_core.c — __nf_conntrack_confirm
 func (t *Table) Confirm(c *Conn, info Info, now int64) (drop bool) {
-	if c == nil || info == RelatedReply || info == EstablishedReply || c.Status&StatusConfirmed != 0 {
+	if c == nil {
+		return false
+	}
+	t.now = now
+	if info == RelatedReply || info == EstablishedReply || c.Status&StatusConfirmed != 0 {
+		t.deliverEvents(c, now)
 		return false
 	}
 	j := jiffies(now)
@@ -766,6 +783,8 @@ func (t *Table) Confirm(c *Conn, info Info, now int64) (drop bool) {
 	t.insertNode(idx<<1, ho)
 	t.insertNode(idx<<1|1, hr)
 	t.Stats.Insert++
+	t.cacheEvent(c, evNew)
+	t.deliverEvents(c, now)
 	return false
 }
 
@@ -797,6 +816,7 @@ func (t *Table) Release(c *Conn) {
 // Ref: net/netfilter/nf_conntrack_core.c — gc_worker
 func (t *Table) Expire(now int64) {
 	j := jiffies(now)
+	t.now = now
 	for _, idx := range t.grave {
 		t.freeSlot(idx)
 	}

@@ -76,11 +76,26 @@ func appendTuple(b []byte, t *Tuple) []byte {
 	return b
 }
 
-// appendLine formats one entry as `conntrack -L` prints it.
+// appendEntry formats one entry as `conntrack -L` prints it (events 0)
+// or as `conntrack -E` prints an event with the given bits: the event tag
+// first, the TCP state only with PROTOINFO (or DESTROY), counters only on
+// DESTROY, the mark only when non-zero or changed, no use count.
 //
-// Ref: libnetfilter_conntrack src/conntrack/snprintf_default.c — __snprintf_conntrack_default
-func (t *Table) appendLine(b []byte, idx uint32, j uint32) []byte {
+// Ref: libnetfilter_conntrack src/conntrack/snprintf_default.c — __snprintf_conntrack_default;
+// net/netfilter/nf_conntrack_netlink.c — ctnetlink_conntrack_event
+func (t *Table) appendEntry(b []byte, idx uint32, j uint32, events uint16) []byte {
 	c := t.conn(idx)
+	list := events == 0
+	destroy := events&evDestroy != 0
+	switch {
+	case list:
+	case destroy:
+		b = append(b, "[DESTROY] "...)
+	case events&(evNew|evRelated) != 0:
+		b = append(b, "    [NEW] "...)
+	default:
+		b = append(b, " [UPDATE] "...)
+	}
 	name := protoName(c.orig.Proto)
 	b = append(b, name...)
 	for i := len(name); i < 8; i++ {
@@ -89,15 +104,18 @@ func (t *Table) appendLine(b []byte, idx uint32, j uint32) []byte {
 	b = append(b, ' ')
 	b = strconv.AppendUint(b, uint64(c.orig.Proto), 10)
 	b = append(b, ' ')
-	// ctnetlink_dump_timeout: remaining jiffies / HZ, truncated.
-	b = strconv.AppendUint(b, uint64(uint32(max(int32(c.timeout-j), 0))/hz), 10)
-	b = append(b, ' ')
-	if c.orig.Proto == packet.ProtoTCP {
+	// ctnetlink_dump_timeout: remaining jiffies / HZ, truncated; a DESTROY
+	// event of an expired entry has none.
+	if rem := uint32(max(int32(c.timeout-j), 0)); !destroy || rem > 0 {
+		b = strconv.AppendUint(b, uint64(rem/hz), 10)
+		b = append(b, ' ')
+	}
+	if c.orig.Proto == packet.ProtoTCP && (list || destroy || events&evProtoinfo != 0) {
 		b = append(b, tcpStateNames[c.tcp.state]...)
 		b = append(b, ' ')
 	}
 	var acct *[2]counters
-	if t.p.acct {
+	if t.p.acct && (list || destroy) {
 		k, off := chunkOf(idx)
 		acct = &t.acct[k][off]
 	}
@@ -116,16 +134,20 @@ func (t *Table) appendLine(b []byte, idx uint32, j uint32) []byte {
 	if c.Status&StatusAssured != 0 {
 		b = append(b, "[ASSURED] "...)
 	}
-	b = append(b, "mark="...)
-	b = strconv.AppendUint(b, uint64(c.Mark), 10)
-	b = append(b, ' ')
+	if list || c.Mark != 0 || events&evMark != 0 {
+		b = append(b, "mark="...)
+		b = strconv.AppendUint(b, uint64(c.Mark), 10)
+		b = append(b, ' ')
+	}
 	if c.Zone != 0 {
 		b = append(b, "zone="...)
 		b = strconv.AppendUint(b, uint64(c.Zone), 10)
 		b = append(b, ' ')
 	}
-	b = append(b, "use=1\n"...)
-	return b
+	if list {
+		return append(b, "use=1\n"...)
+	}
+	return b[:len(b)-1]
 }
 
 func appendCounters(b []byte, c *counters) []byte {
@@ -153,7 +175,7 @@ func (t *Table) WriteList(w io.Writer, now int64) error {
 		if expired(t.conn(idx), j) {
 			continue
 		}
-		line = t.appendLine(line[:0], idx, j)
+		line = t.appendEntry(line[:0], idx, j, 0)
 		if _, err := bw.Write(line); err != nil {
 			return err
 		}

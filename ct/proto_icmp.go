@@ -35,7 +35,10 @@ func (t *Table) icmpPacket(c *Conn, p *packet.Packet, info Info, j, timeout uint
 func (t *Table) grePacket(c *Conn, p *packet.Packet, info Info, j uint32) int {
 	if c.Status&StatusSeenReply != 0 {
 		t.refresh(c, p, info, t.p.greStream, j)
-		c.Status |= StatusAssured
+		if c.Status&StatusAssured == 0 {
+			c.Status |= StatusAssured
+			t.cacheEvent(c, evAssured)
+		}
 		return vAccept
 	}
 	t.refresh(c, p, info, t.p.gre, j)

@@ -571,6 +571,9 @@ func (t *Table) tcpPacket(c *Conn, p *packet.Packet, l4 []byte, info Info, hook 
 	default:
 		timeout = to[next]
 	}
+	if old != next {
+		t.cacheEvent(c, evProtoinfo)
+	}
 	if c.Status&StatusSeenReply == 0 {
 		if fl&thRST != 0 {
 			// Only reply is a RST: the entry goes at once, the packet
@@ -587,6 +590,7 @@ func (t *Table) tcpPacket(c *Conn, p *packet.Packet, l4 []byte, info Info, hook 
 		}
 	} else if c.Status&StatusAssured == 0 && (old == tcpSynRecv || old == tcpEstablished) && next == tcpEstablished {
 		c.Status |= StatusAssured
+		t.cacheEvent(c, evAssured)
 	}
 	t.refresh(c, p, info, timeout, j)
 	return vAccept

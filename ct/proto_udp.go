@@ -50,8 +50,9 @@ func (t *Table) udpPacket(c *Conn, p *packet.Packet, l4 []byte, info Info, hook 
 		extra, stream = t.p.udpStream, true
 	}
 	t.refresh(c, p, info, extra, j)
-	if stream {
+	if stream && c.Status&StatusAssured == 0 {
 		c.Status |= StatusAssured
+		t.cacheEvent(c, evAssured)
 	}
 	return vAccept
 }
