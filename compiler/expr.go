@@ -156,6 +156,9 @@ func (r *rulectx) primary() *xexpr {
 	if x, ok := r.miscPrimary(t); ok {
 		return x
 	}
+	if x, ok := r.keyPrimary2(t); ok {
+		return x
+	}
 	switch {
 	case protoWords[t.s]:
 		r.next()

@@ -291,6 +291,15 @@ func (r *rulectx) stmt() {
 		r.queueStmt()
 		r.terminal = true
 		return
+	case "tproxy":
+		r.tproxyStmt()
+		return
+	case "synproxy":
+		r.synproxyStmt()
+		return
+	case "dup":
+		r.dupStmt()
+		return
 	case "add", "update", "delete":
 		if r.peekN(1).s == "@" {
 			r.dynsetStmt()
