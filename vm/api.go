@@ -101,9 +101,11 @@ type Result struct {
 	// Reject is the reject statement that dropped the packet: the kernel
 	// sends this reply (TCP RST or ICMP error). Nil otherwise.
 	Reject *ruleset.Reject
-	// Reply is the raw IP packet the reject sent (nil when the kernel
-	// sends none, e.g. no RST for a RST); it went through output and
-	// postrouting as a locally generated packet, with ReplyVerdict.
+	// Reply is the raw IP packet the kernel sent in answer: a reject's
+	// TCP RST or ICMP error, or ICMP time exceeded for a packet whose TTL
+	// ran out (nil when none, e.g. no RST for a RST). It went through
+	// output and postrouting as a locally generated packet, with
+	// ReplyVerdict.
 	Reply        []byte
 	ReplyVerdict ruleset.VerdictCode
 	// QueueNum is the queue of a VerdictQueue; QueueBypass means no

@@ -249,3 +249,38 @@ func TestRoutingStages(t *testing.T) {
 		}
 	}
 }
+
+// TestRoutingOracle replays six packets a kernel oracle run (forward mode,
+// 6.18) routed as: TTL 1 → dropped, ICMP time exceeded (56 bytes) out
+// through output; 239.255.255.250 → dropped; 224.0.0.1, the lan directed
+// broadcast (from either side) and 255.255.255.255 → input. Counters:
+// prerouting 6/168, input 4/112, forward 0, output 1/56.
+func TestRoutingOracle(t *testing.T) {
+	c := func(name string, h ruleset.Hook) *ruleset.Chain { return base(name, h, 0, Acc, r(1, counter())) }
+	m := newMachine(t, routerHost(), table(ruleset.FamilyIPv4, "t",
+		c("prer", ruleset.HookPrerouting), c("inp", ruleset.HookInput), c("forw", ruleset.HookForward), c("outp", ruleset.HookOutput)))
+	specs := []struct {
+		s   testpkt.Spec
+		ifc string
+	}{
+		{testpkt.Spec{Src: "198.51.100.3", Dst: "203.0.113.9", Proto: "udp", Sport: 5000, Dport: 53, TTL: 1}, "wan"},
+		{testpkt.Spec{Src: "203.0.113.7", Dst: "239.255.255.250", Proto: "udp", Sport: 1900, Dport: 1900}, "lan"},
+		{testpkt.Spec{Src: "203.0.113.7", Dst: "224.0.0.1", Proto: "udp", Sport: 1, Dport: 2}, "lan"},
+		{testpkt.Spec{Src: "198.51.100.3", Dst: "203.0.113.255", Proto: "udp", Sport: 1, Dport: 2}, "wan"},
+		{testpkt.Spec{Src: "203.0.113.7", Dst: "203.0.113.255", Proto: "udp", Sport: 1, Dport: 2}, "lan"},
+		{testpkt.Spec{Src: "198.51.100.3", Dst: "255.255.255.255", Proto: "udp", Sport: 1, Dport: 2}, "wan"},
+	}
+	for i, sp := range specs {
+		res := m.Receive(pkt(t, sp.s), sp.ifc, int64(i))
+		if i == 0 && (res.KernelDrop != "routing" || len(res.Reply) != 56 || res.Reply[20] != 11) {
+			t.Errorf("TTL 1: drop %q reply %d bytes", res.KernelDrop, len(res.Reply))
+		}
+	}
+	want := map[string][2]uint64{"prer": {6, 168}, "inp": {4, 112}, "forw": {0, 0}, "outp": {1, 56}}
+	for _, ch := range m.Snapshot(1).Tables[0].Chains {
+		got := ch.Rules[0].Exprs[0].(*ruleset.Counter)
+		if w := want[ch.Name]; got.Packets != w[0] || got.Bytes != w[1] {
+			t.Errorf("%s counter %d/%d, kernel %d/%d", ch.Name, got.Packets, got.Bytes, w[0], w[1])
+		}
+	}
+}

@@ -128,6 +128,9 @@ type machine struct {
 	pkttype   uint8
 	untracked bool
 	replying  bool // sending a reject's reply: no reply to it
+	// pendingErr is an ICMP error the IP layer sends for the current
+	// packet (TTL exceeded), sent when its traversal ends.
+	pendingErr []byte
 	// tmpl is a conntrack template attached by `ct zone set` before
 	// conntrack ran; zone is its zone.
 	tmpl bool

@@ -79,6 +79,14 @@ func (m *machine) receive(p *packet.Packet, ifname string, now int64) Result {
 		return m.kernelDrop("routing")
 	}
 	if !decTTL(p) {
+		// ip_forward's too_many_hops: time exceeded goes back from the
+		// in interface's address through output (rate limits off, as in
+		// the kernel oracle).
+		if p.NFProto == packet.NFProtoIPv4 {
+			m.pendingErr = m.icmpError(p, 11, 0, false)
+		} else {
+			m.pendingErr = m.icmp6Error(p, 3, 0, false)
+		}
 		return m.kernelDrop("routing")
 	}
 	if !m.runHook(ruleset.HookForward, "forward") {
@@ -191,6 +199,11 @@ func (m *machine) finish() Result {
 	if m.res.Reject != nil && !m.replying {
 		return m.sendReply()
 	}
+	if m.pendingErr != nil {
+		b := m.pendingErr
+		m.pendingErr = nil
+		return m.sendBytes(m.res, b)
+	}
 	m.pkt = nil
 	return m.res
 }
@@ -200,6 +213,13 @@ func (m *machine) sendReply() Result {
 	res := m.res
 	_, dst := rawAddrs(m.pkt)
 	b := m.rejectReply(m.pkt, res.Reject, dst != nil && m.host.local(dst))
+	return m.sendBytes(res, b)
+}
+
+// sendBytes sends a packet the kernel generated in answer to the current
+// one (a reject's reply, an ICMP error) through output and postrouting and
+// records it on res.
+func (m *machine) sendBytes(res Result, b []byte) Result {
 	m.pkt = nil
 	if b == nil {
 		return res

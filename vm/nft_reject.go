@@ -104,6 +104,11 @@ func tcpReset(p *packet.Packet, v4 bool) []byte {
 // the packet was sent to when it was for us, else the in interface's;
 // the quote is as much of the packet as fits in 576 bytes.
 func (m *machine) icmpUnreach(p *packet.Packet, code uint8, local bool) []byte {
+	return m.icmpError(p, 3, code, local)
+}
+
+// icmpError is icmp_send for an IPv4 error of type/code.
+func (m *machine) icmpError(p *packet.Packet, typ, code uint8, local bool) []byte {
 	nh := p.Network()
 	if p.L4Proto == packet.ProtoICMP {
 		if th := p.Transport(); len(th) > 0 && isICMPError(th[0]) {
@@ -119,7 +124,7 @@ func (m *machine) icmpUnreach(p *packet.Packet, code uint8, local bool) []byte {
 		quote = quote[:max]
 	}
 	b := make([]byte, 28+len(quote))
-	b[20] = 3
+	b[20] = typ
 	b[21] = code
 	copy(b[28:], quote)
 	ipHeader4(b, src, nh[12:16], packet.ProtoICMP, nh[1]&0x1e|0xc0, 0)
@@ -130,6 +135,11 @@ func (m *machine) icmpUnreach(p *packet.Packet, code uint8, local bool) []byte {
 // icmp6Unreach is icmp6_send(ICMPV6_DEST_UNREACH), quoting up to the
 // IPv6 minimum MTU.
 func (m *machine) icmp6Unreach(p *packet.Packet, code uint8, local bool) []byte {
+	return m.icmp6Error(p, 1, code, local)
+}
+
+// icmp6Error is icmp6_send for an ICMPv6 error of type/code.
+func (m *machine) icmp6Error(p *packet.Packet, typ, code uint8, local bool) []byte {
 	nh := p.Network()
 	if p.L4Proto == packet.ProtoICMPv6 {
 		if th := p.Transport(); len(th) > 0 && th[0] < 128 {
@@ -145,7 +155,7 @@ func (m *machine) icmp6Unreach(p *packet.Packet, code uint8, local bool) []byte 
 		quote = quote[:max]
 	}
 	b := make([]byte, 48+len(quote))
-	b[40] = 1
+	b[40] = typ
 	b[41] = code
 	copy(b[48:], quote)
 	ipHeader6(b, src, nh[8:24], packet.ProtoICMPv6)
