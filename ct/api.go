@@ -6,6 +6,32 @@
 //
 // Time is always the replay clock, in nanoseconds, passed in by the caller:
 // the table never reads the wall clock, so a replay is deterministic.
+// Deadlines are kept in jiffies (HZ=250) like Linux's, so timeouts,
+// `conntrack -L` seconds and `ct expiration` round as the kernel's do.
+//
+// How a caller drives it, per packet (the vm does this):
+//
+//	t.Expire(now)                               // before each packet: gc
+//	c, info, drop := t.In(p, HookPrerouting, now) // or InZone; HookOutput for local output
+//	// drop: table full, the packet is gone (outside nf_tables)
+//	// c == nil: invalid (info NoInfo) or untracked (info Untracked)
+//	// nat chains run only while !NATInitialized(c, dst) and info is New,
+//	// Related or RelatedReply; a matching rule calls
+//	//     t.SetupNAT(c, dst, addrMin, addrMax, portMin, portMax, flags)
+//	// (ports host order, flags NATMapIPs|NATProtoSpecified|…); after the
+//	// chain, if still !NATInitialized(c, dst): t.NullBinding(c, dst).
+//	// dst is true at prerouting/output (DNAT), false at input/postrouting.
+//	t.Mangle(p, c, info, hook)                  // at each nat hook: nf_nat_packet
+//	t.Confirm(c, info, now) // at the last hook of input/postrouting; true = drop
+//	t.Release(c)            // instead, when the packet was dropped
+//
+// For `ct` expressions: StateBits(c, info), Direction(info), c.Status,
+// c.Mark (write it, or c.SetMark), c.Expiration(now) in ms, c.L3Proto(),
+// c.Protocol(), c.TupleDir(dir) (no allocation) for saddr/daddr/proto-src/
+// proto-dst, t.Counters(c, dir) for packets/bytes (nf_conntrack_acct=1),
+// c.Zone; c.Closed() for nf_conncount; t.Find for connlimit lookups.
+// Output: t.WriteList (`conntrack -L`), Config.Event (`conntrack -E`),
+// Config.Log (kernel log), t.Stats, t.Count.
 package ct
 
 // Info is the kernel's ctinfo (enum ip_conntrack_info).

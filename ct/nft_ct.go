@@ -69,16 +69,11 @@ func (c *Conn) Tuple(dir uint8) *Tuple {
 	return &r
 }
 
-// ProtoSrc and ProtoDst are `ct proto-src/proto-dst`: the ports (or ICMP
-// id, and 0 for the destination, as the kernel's u.all union reads them) in
-// host order; callers store them big-endian.
+// ProtoSrc and ProtoDst are `ct proto-src/proto-dst`: the 16 bits of the
+// kernel's src.u.all/dst.u.all, in host order (callers store them
+// big-endian): ports, or for ICMP the echo id and type<<8|code.
 func (t *Tuple) ProtoSrc() uint16 { return t.SrcPort }
-func (t *Tuple) ProtoDst() uint16 {
-	if t.Proto == packet.ProtoICMP || t.Proto == packet.ProtoICMPv6 {
-		return t.DstPort // type<<8|code, the bytes of dst.u.icmp
-	}
-	return t.DstPort
-}
+func (t *Tuple) ProtoDst() uint16 { return t.DstPort }
 
 // Counters returns `ct packets/bytes` of direction dir (0 original,
 // 1 reply); ok is false without nf_conntrack_acct, where nft_ct breaks.
