@@ -1,7 +1,5 @@
 package ct
 
-import "github.com/nftgo/nftgo/packet"
-
 // Accessors behind the nft `ct` expression keys.
 // Ref: net/netfilter/nft_ct.c — nft_ct_get_eval
 
