@@ -77,6 +77,9 @@ func (m *machine) load(rs *ruleset.Ruleset, cfg Config) error {
 	}
 	m.cfg, m.rs = cfg, rs
 	m.trace = cfg.Trace
+	if err := checkShape(rs); err != nil {
+		return err
+	}
 	m.rnd = 0x9e3779b97f4a7c15
 	h, err := newHost(cfg.Host)
 	if err != nil {
@@ -1081,6 +1084,44 @@ func hookAllows(e ruleset.Expr, fam ruleset.Family, h *ruleset.ChainHook) error 
 		if x.Set && x.Key == ruleset.MetaPkttype {
 			if netdev && h.Hook != ruleset.HookNetdevIngress || !netdev && !in(ruleset.HookPrerouting) {
 				return errNotSupp
+			}
+		}
+	}
+	return nil
+}
+
+// checkShape refuses a ruleset with nil tables, chains, rules, sets or
+// expressions: hand-built IR must not make the loader panic.
+func checkShape(rs *ruleset.Ruleset) error {
+	for _, t := range rs.Tables {
+		if t == nil {
+			return &LoadError{Err: errInval}
+		}
+		for _, c := range t.Chains {
+			if c == nil {
+				return &LoadError{Family: t.Family, Table: t.Name, Err: errInval}
+			}
+			for _, r := range c.Rules {
+				if r == nil {
+					return &LoadError{Family: t.Family, Table: t.Name, Chain: c.Name, Err: errInval}
+				}
+				for _, e := range r.Exprs {
+					if e == nil {
+						return &LoadError{Family: t.Family, Table: t.Name, Chain: c.Name, Handle: r.Handle, Err: errInval}
+					}
+					if d, ok := e.(*ruleset.Dynset); ok {
+						for _, x := range d.Exprs {
+							if x == nil {
+								return &LoadError{Family: t.Family, Table: t.Name, Chain: c.Name, Handle: r.Handle, Err: errInval}
+							}
+						}
+					}
+				}
+			}
+		}
+		for _, s := range t.Sets {
+			if s == nil {
+				return &LoadError{Family: t.Family, Table: t.Name, Err: errInval}
 			}
 		}
 	}

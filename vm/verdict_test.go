@@ -273,3 +273,25 @@ func TestNetdevHooks(t *testing.T) {
 		t.Errorf("inet ingress nfproto 2 counter %d", c.Packets)
 	}
 }
+
+// TestLoadBadShapes: nil pieces and odd values in hand-built IR are load
+// errors, never panics.
+func TestLoadBadShapes(t *testing.T) {
+	cases := map[string]*ruleset.Ruleset{
+		"nil table":               {Tables: []*ruleset.Table{nil}},
+		"nil chain":               {Tables: []*ruleset.Table{{Name: "t", Family: ruleset.FamilyIPv4, Chains: []*ruleset.Chain{nil}}}},
+		"nil rule":                {Tables: []*ruleset.Table{table(ruleset.FamilyIPv4, "t", user("c", nil))}},
+		"nil expr":                {Tables: []*ruleset.Table{table(ruleset.FamilyIPv4, "t", user("c", r(1, nil)))}},
+		"policy return":           {Tables: []*ruleset.Table{table(ruleset.FamilyIPv4, "t", base("b", ruleset.HookInput, 0, Ret))}},
+		"zero-length cmp":         {Tables: []*ruleset.Table{table(ruleset.FamilyIPv4, "t", user("c", r(1, payload(NET, 0, 4), &ruleset.Cmp{SReg: 1})))}},
+		"huge payload":            {Tables: []*ruleset.Table{table(ruleset.FamilyIPv4, "t", user("c", r(1, payload(NET, 0, 200))))}},
+		"lookup of a missing set": {Tables: []*ruleset.Table{table(ruleset.FamilyIPv4, "t", user("c", r(1, payload(NET, 0, 4), &ruleset.Lookup{Set: "nope", SReg: 1})))}},
+		"shift by 32":             {Tables: []*ruleset.Table{table(ruleset.FamilyIPv4, "t", user("c", r(1, payload(NET, 0, 4), &ruleset.Bitwise{Op: ruleset.BitwiseLshift, SReg: 1, DReg: 1, Len: 4, Shift: 32})))}},
+		"limit rate 0":            {Tables: []*ruleset.Table{table(ruleset.FamilyIPv4, "t", user("c", r(1, &ruleset.Limit{Unit: 1})))}},
+	}
+	for name, rs := range cases {
+		if _, err := New(rs, Config{}); err == nil {
+			t.Errorf("%s: loaded", name)
+		}
+	}
+}
