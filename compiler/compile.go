@@ -559,7 +559,7 @@ func (c *compiler) command(cmd *syntax.Command) {
 			c.errorAt(o.Pos, o.Pos.Column+len(o.Text())-1, "No such file or directory")
 			return
 		}
-		c.rule(ts, ch, cmd.Rule.Rule.Terms, cmd.Rule)
+		c.rule(ts, ch, cmd.Rule.Rule.Terms, &ruleCmd{PosKind: cmd.Rule.PosKind, PosValue: cmd.Rule.PosValue, Insert: cmd.Verb == "insert"})
 	case cmd.Set != nil:
 		ts, ok := c.table(cmd.Set.Spec.Family, cmd.Set.Spec.Table, false)
 		if !ok || cmd.Set.Spec.Object == nil {

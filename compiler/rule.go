@@ -187,7 +187,7 @@ func syntaxNumber(s string) bool {
 func (r *rulectx) emit(e ruleset.Expr) { r.exprs = append(r.exprs, e) }
 
 // rule compiles one rule into ch.
-func (c *compiler) rule(ts *tableState, ch *ruleset.Chain, terms []*syntax.Term, cmd *syntax.CmdRule) {
+func (c *compiler) rule(ts *tableState, ch *ruleset.Chain, terms []*syntax.Term, cmd *ruleCmd) {
 	toks, ok := c.flatten(terms)
 	if !ok {
 		return
@@ -234,7 +234,12 @@ func (c *compiler) rule(ts *tableState, ch *ruleset.Chain, terms []*syntax.Term,
 			rule.Position = n.Uint64()
 		}
 	}
-	ch.Rules = append(ch.Rules, rule)
+	if cmd != nil && cmd.Insert && rule.Position == 0 {
+		// `insert` without a position puts the rule first.
+		ch.Rules = append([]*ruleset.Rule{rule}, ch.Rules...)
+	} else {
+		ch.Rules = append(ch.Rules, rule)
+	}
 	c.batch = append(c.batch, msg{kind: msgRule, table: ts.t, chain: ch, rule: rule})
 }
 
@@ -1458,4 +1463,10 @@ func orBytes(a, b []byte) []byte {
 		}
 	}
 	return a
+}
+
+// ruleCmd carries what an `add|insert rule` command adds to a rule.
+type ruleCmd struct {
+	PosKind, PosValue string
+	Insert            bool
 }
