@@ -46,6 +46,11 @@ type PacketResult struct {
 	Got   Outcome
 	Want  *Expect // nil when the step carries none
 	OK    bool
+	// Frame is the packet as it was sent (raw IP unless from a pcap of
+	// another link type) and Time its replay clock in ns: what a kernel
+	// run of the same case is given.
+	Frame []byte
+	Time  int64
 }
 
 // EndResult is one end expectation and what the state was.
@@ -171,6 +176,7 @@ func RunCase(f *File, c *Case) (res *CaseResult) {
 			tup, tracked = ct.TupleOf(&pkt)
 			pre = ctStateBefore(rp.M.Conntrack(), &pkt, ts)
 		}
+		frame := append([]byte(nil), data...)
 		if err := rp.Packet(lt, data, ts); err != nil {
 			return err
 		}
@@ -183,7 +189,7 @@ func RunCase(f *File, c *Case) (res *CaseResult) {
 		}
 		got.Packet = text
 		got.CT = ctStateAfter(rp.M.Conntrack(), tup, tracked, ts, pre, got.Verdict)
-		pr := PacketResult{Step: st, Index: idx, Got: got, OK: true}
+		pr := PacketResult{Step: st, Index: idx, Got: got, OK: true, Frame: frame, Time: ts}
 		if len(st.Expect) == 1 {
 			pr.Want = &st.Expect[0]
 		} else if idx < len(st.Expect) && st.Kind == StepPackets {
