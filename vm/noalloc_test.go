@@ -66,3 +66,5 @@ func TestNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+func ctDefault() ct.Config { return ct.DefaultConfig() }
