@@ -93,6 +93,9 @@ func TestExpressions(t *testing.T) {
 		// [ meta load iiftype => reg 1 ] [ cmp eq reg 1 0x0000fffe ]
 		{"iiftype tun is ARPHRD_NONE", tcp, [][]ruleset.Expr{ex(metaLoad(ruleset.MetaIiftype), cmpw(Eq, 2, 0xfffe))}, true},
 		// [ meta load pkttype => reg 1 ] [ cmp eq reg 1 0x00000000 ]
+		// [ meta load iifkind => reg 1 ] [ cmp eq reg 1 0x006e7574 0x00000000 0x00000000 0x00000000 ]
+		// (oracle: meta iifkind "tun", iiftype 65534, pkttype host all match on its tun devices)
+		{"iifkind tun", tcp, [][]ruleset.Expr{ex(metaLoad(ruleset.MetaIifkind), cmpw(Eq, 16, 0x006e7574, 0, 0, 0))}, true},
 		{"pkttype host", tcp, [][]ruleset.Expr{ex(metaLoad(ruleset.MetaPkttype), cmpw(Eq, 1, 0))}, true},
 		// [ meta load skuid => reg 1 ] [ cmp eq reg 1 0x00003039 ]
 		{"skuid breaks without a socket", tcp, [][]ruleset.Expr{ex(metaLoad(ruleset.MetaSkuid), cmpw(Neq, 4, 12345))}, false},

@@ -109,14 +109,29 @@ func (m *machine) metaGetEval(in *insn) {
 		m.store32(d, uint32((m.now/1e9)%86400))
 	case ruleset.MetaSdifname:
 		m.store(d, zeroName[:])
+	case ruleset.MetaIifkind, ruleset.MetaOifkind:
+		dev := m.in
+		if ruleset.MetaKey(in.key) == ruleset.MetaOifkind {
+			dev = m.out
+		}
+		if dev == nil || m.devType(dev) != arphrdNone {
+			// lo and physical devices have no rtnl_link_ops kind.
+			m.verdict = ruleset.VerdictBreak
+			return
+		}
+		m.store(d, tunKind[:])
 	default:
-		// skuid, skgid, cgroup (no socket), rtclassid (no route),
-		// iifkind/oifkind (no link kind): the kernel BREAKs.
+		// skuid, skgid, cgroup (no socket), rtclassid (no route): the
+		// kernel BREAKs.
 		m.verdict = ruleset.VerdictBreak
 	}
 }
 
 var zeroName [16]byte
+
+// tunKind is the link kind of the oracle's tun devices, which interfaces
+// of a raw-IP capture stand for.
+var tunKind = [16]byte{'t', 'u', 'n'}
 
 // devType is dev->type: Ethernet when the capture has an Ethernet header,
 // loopback for lo, otherwise ARPHRD_NONE like the oracle's tun devices.
