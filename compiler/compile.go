@@ -75,6 +75,9 @@ func CompileSource(name string, src []byte, opt Options) (c *Compiled, err error
 	if len(cc.errs) > 0 {
 		return nil, cc.errs
 	}
+	if len(cc.kernelErrs) > 0 {
+		return nil, cc.kernelErrs
+	}
 	return &Compiled{Ruleset: cc.rs, batch: cc.batch}, nil
 }
 
@@ -94,6 +97,8 @@ type compiler struct {
 	depth       int
 	tables      map[*ruleset.Table]*tableState
 	setKeys     map[*ruleset.Set]setKey
+	// kernelErrs are errors the kernel would report for the batch.
+	kernelErrs syntax.Errors
 }
 
 type tableState struct {

@@ -99,6 +99,8 @@ type rulectx struct {
 	logTok   tok
 	// terminal is set after a statement that ends rule evaluation.
 	terminal bool
+	// lastStart/lastEnd delimit the previous statement.
+	lastStart, lastEnd tok
 	// lastTok is the end of the rule, for "unexpected newline" errors.
 	lastTok tok
 	stmts   int
@@ -209,10 +211,24 @@ func (c *compiler) rule(ts *tableState, ch *ruleset.Chain, terms []*syntax.Term,
 			continue
 		}
 		if r.terminal {
-			r.fail(r.peek(), "Statement after terminal statement has no effect")
+			if !r.bad {
+				t := r.peek()
+				e := &syntax.Error{Pos: t.pos, EndCol: t.end, Msg: "Statement after terminal statement has no effect", Src: c.srcs[t.pos.Filename]}
+				if r.lastStart.pos.Line == t.pos.Line {
+					e.Context = &syntax.Span{Col: r.lastStart.pos.Column, EndCol: r.lastEnd.end}
+				}
+				if len(c.errs) < maxErrors {
+					c.errs = append(c.errs, e)
+				}
+				r.bad = true
+			}
 			break
 		}
+		r.lastStart = r.peek()
 		r.stmt()
+		if r.i > 0 {
+			r.lastEnd = r.toks[r.i-1]
+		}
 		r.stmts++
 	}
 	if r.bad {
@@ -356,8 +372,10 @@ func (r *rulectx) verdictStmt() {
 			return
 		}
 		if r.ts.chain(n.s) == nil {
-			r.fail(n, "No such file or directory")
-			return
+			// nft 1.0.6 leaves this to the kernel: reported only when
+			// nothing else failed, as the batch is never sent otherwise.
+			r.c.kernelErrs = append(r.c.kernelErrs, &syntax.Error{Pos: n.pos, EndCol: n.end,
+				Msg: "Could not process rule: No such file or directory", Src: r.c.srcs[n.pos.Filename]})
 		}
 		v.Chain = n.s
 	}

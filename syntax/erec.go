@@ -20,7 +20,13 @@ type Error struct {
 	Src    []byte // the file the position points into
 	// Included lists "In file included from …" lines, outermost last.
 	Included []string
+	// Context is a secondary location on the same line, underlined with
+	// '~' (nft's second location record, e.g. the terminal statement).
+	Context *Span
 }
+
+// Span is a column range on the error's line.
+type Span struct{ Col, EndCol int }
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -42,16 +48,20 @@ func (e *Error) Error() string {
 	}
 	b.Write(src)
 	b.WriteByte('\n')
-	for i := 1; i <= end; i++ {
+	last := end
+	if e.Context != nil && e.Context.EndCol > last {
+		last = e.Context.EndCol
+	}
+	for i := 1; i <= last; i++ {
 		switch {
-		case i < col:
-			if i-1 < len(src) && src[i-1] == '\t' {
-				b.WriteByte('\t')
-			} else {
-				b.WriteByte(' ')
-			}
-		default:
+		case i >= col && i <= end:
 			b.WriteByte('^')
+		case e.Context != nil && i >= e.Context.Col && i <= e.Context.EndCol:
+			b.WriteByte('~')
+		case i-1 < len(src) && src[i-1] == '\t':
+			b.WriteByte('\t')
+		default:
+			b.WriteByte(' ')
 		}
 	}
 	return b.String()

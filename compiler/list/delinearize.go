@@ -212,7 +212,18 @@ func (c *rctx) expr(e ruleset.Expr) {
 		t := m.tmpl()
 		c.set(x.DReg, &regVal{e: m, bits: t.bits, order: t.order})
 	case *ruleset.Ct:
-		ce := &ctExpr{key: x.Key, dir: x.Direction, family: c.family}
+		fam := c.family
+		if x.Key == ruleset.CtSrc || x.Key == ruleset.CtDst {
+			// the address family comes from the protocol context
+			// Ref: nftables src/ct.c — ct_expr_update_type
+			switch c.proto[ruleset.BaseNetwork] {
+			case protoIP:
+				fam = ruleset.FamilyIPv4
+			case protoIP6:
+				fam = ruleset.FamilyIPv6
+			}
+		}
+		ce := &ctExpr{key: x.Key, dir: x.Direction, family: fam}
 		t := ce.tmpl()
 		if x.Set {
 			c.emit(&mangleStmt{key: ce, val: c.typed(c.get(x.SReg), t.dt, t.order, t.bits)})
@@ -618,6 +629,15 @@ func (c *rctx) nat(x *ruleset.NAT) {
 			hi := c.typed(c.get(x.AddrMax), adt, boBig, abits)
 			if exprText(hi) != exprText(lo) {
 				n.addr = &rangeExpr{lo: lo, hi: hi}
+				// an address range that is a prefix prints as one
+				// Ref: nftables src/netlink_delinearize.c — netlink_parse_nat
+				if lv, ok := lo.(*valueExpr); ok {
+					if hv, ok := hi.(*valueExpr); ok {
+						if plen, ok := prefixOf(lv.data, hv.data); ok && len(lv.data) > 0 {
+							n.addr = &prefixExpr{v: lv, plen: plen}
+						}
+					}
+				}
 			}
 		}
 	}

@@ -153,7 +153,7 @@ func decodeElements(s *ruleset.Set, es []expr, rvs []*regVal, shifts, fbits []in
 			}
 		}
 		var e expr = &elemExpr{key: key, stmts: elemStmts(el), timeout: to, expires: exp, comment: el.Comment}
-		if s.IsMap() {
+		if s.IsMap() || s.Flags&ruleset.SetObject != 0 {
 			if d := data(el); d != nil {
 				e = &mappingExpr{key: e, data: d}
 			}

@@ -85,6 +85,14 @@ func (c *rctx) cmp(op string, v *regVal, data []byte) {
 		return
 	}
 	left := c.resolve(v)
+	if n := len(data) * 8; n > 0 && n < v.bits && left.dtype().kind != kString && (op == "==" || op == "!=") {
+		// a comparison shorter than the key is a prefix match
+		// Ref: nftables src/netlink_delinearize.c — netlink_parse_cmp
+		full := make([]byte, (v.bits+7)/8)
+		copy(full, data)
+		c.emit(&matchStmt{op: op, left: left, right: &prefixExpr{v: &valueExpr{dt: left.dtype(), data: full, order: v.order, bits: v.bits}, plen: n}})
+		return
+	}
 	right := &valueExpr{dt: left.dtype(), data: trim(data, v.bits), order: v.order, bits: v.bits}
 	if m, ok := left.(*metaExpr); ok && (m.key == ruleset.MetaIifname || m.key == ruleset.MetaOifname ||
 		m.key == ruleset.MetaBriIifname || m.key == ruleset.MetaBriOifname || m.key == ruleset.MetaIifkind ||
@@ -108,6 +116,13 @@ func (c *rctx) cmp(op string, v *regVal, data []byte) {
 //
 // Ref: nftables src/netlink_delinearize.c — ct_meta_common_postprocess
 func (c *rctx) metaCtDeps(left expr, right *valueExpr) {
+	if ce, ok := left.(*ctExpr); ok {
+		if ce.key == ruleset.CtSrc || ce.key == ruleset.CtDst {
+			// a network-base ct key hides `meta nfproto`
+			c.killDepSlot(ruleset.BaseNetwork)
+		}
+		return
+	}
 	m, ok := left.(*metaExpr)
 	if !ok {
 		return

@@ -405,20 +405,21 @@ func writeObject(w *bufio.Writer, o *ruleset.Object, opt Options) {
 func objectAttrs(o *ruleset.Object) []ruleset.ObjectAttr {
 	var out []ruleset.ObjectAttr
 	for _, a := range o.Attrs {
-		switch a.Key {
-		case "kind":
-			continue
-		case "body":
-			f := strings.Fields(strings.Trim(a.Value, "[] "))
-			if len(f) >= 7 && f[0] == "ct_helper" {
-				proto := map[string]string{"6": "tcp", "17": "udp"}[f[6]]
-				l3 := map[string]string{"2": "ip", "10": "ip6", "1": "inet", "0": "ip"}[f[4]]
-				out = append(out, ruleset.ObjectAttr{Key: "type", Value: strconv.Quote(f[2]) + " protocol " + proto},
-					ruleset.ObjectAttr{Key: "l3proto", Value: l3})
-			}
+		if a.Key != "body" {
 			continue
 		}
-		out = append(out, a)
+		f := strings.Fields(strings.Trim(a.Value, "[] "))
+		if len(f) >= 7 && f[0] == "ct_helper" {
+			proto := map[string]string{"6": "tcp", "17": "udp"}[f[6]]
+			l3 := map[string]string{"2": "ip", "10": "ip6", "1": "inet", "0": "ip"}[f[4]]
+			return []ruleset.ObjectAttr{{Key: "type", Value: strconv.Quote(f[2]) + " protocol " + proto},
+				{Key: "l3proto", Value: l3}}
+		}
+	}
+	for _, a := range o.Attrs {
+		if a.Key != "kind" && a.Key != "body" {
+			out = append(out, a)
+		}
 	}
 	return out
 }
