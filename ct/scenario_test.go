@@ -126,20 +126,8 @@ func TestScenarios(t *testing.T) {
 // records reads a scenario's capture: packets.pcap (shared corpus, raw
 // IP) or the traffic spec of the project's corpus.
 func records(dir string) ([]testpkt.Record, error) {
-	if f, err := os.Open(filepath.Join(dir, "packets.pcap")); err == nil {
-		defer f.Close()
-		r, err := pcapgo.NewReader(f)
-		if err != nil {
-			return nil, err
-		}
-		var out []testpkt.Record
-		for {
-			data, ci, err := r.ReadPacketData()
-			if err != nil {
-				return out, nil
-			}
-			out = append(out, testpkt.Record{Time: ci.Timestamp, Data: data})
-		}
+	if _, err := os.Stat(filepath.Join(dir, "packets.pcap")); err == nil {
+		return records2(filepath.Join(dir, "packets.pcap"))
 	}
 	s, err := scenario.Load(dir)
 	if err != nil {
@@ -154,6 +142,27 @@ func records(dir string) ([]testpkt.Record, error) {
 		out[i] = testpkt.Record{Time: p.Time, Data: p.Data}
 	}
 	return out, nil
+}
+
+// records2 reads a pcap file.
+func records2(path string) ([]testpkt.Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	var out []testpkt.Record
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			return out, nil
+		}
+		out = append(out, testpkt.Record{Time: ci.Timestamp, Data: data})
+	}
 }
 
 func addrOf(b [16]byte, l3 uint8) netip.Addr {
