@@ -161,4 +161,5 @@ Commands:
 
 Subcommands:
   nftgo diff-kernel ...       compare nftgo with the running kernel
+  nftgo test [PATH...]        run the *.nfttest ruleset tests (nftgo test -h)
 `

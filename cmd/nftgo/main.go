@@ -26,6 +26,9 @@ func run(args []string, stdout, stderr io.Writer) (status int) {
 	if len(args) > 0 && args[0] == "diff-kernel" {
 		return runDiffKernel(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "test" {
+		return runTest(args[1:], stdout, stderr)
+	}
 	bw := bufio.NewWriterSize(stdout, 64<<10)
 	defer func() {
 		if err := bw.Flush(); err != nil && status == 0 {

@@ -144,3 +144,17 @@ func TestReplayCommandLine(t *testing.T) {
 		t.Errorf("conntrack file has %d SYN_SENT entries, want 7:\n%s", n, c)
 	}
 }
+
+// TestSubcommandTest checks that `nftgo test` reaches runTest: its own
+// usage on -h, and a directory without test files is a failure, not a
+// ruleset command.
+func TestSubcommandTest(t *testing.T) {
+	st, _, errs := runSafe(t, "test", "-h")
+	if st != 0 || !strings.Contains(errs, "usage: nftgo test") {
+		t.Errorf("nftgo test -h: status %d, stderr %q", st, errs)
+	}
+	st, out, _ := runSafe(t, "test", t.TempDir())
+	if st != 1 || !strings.Contains(out, "no test files") {
+		t.Errorf("nftgo test EMPTYDIR: status %d, stdout %q", st, out)
+	}
+}
