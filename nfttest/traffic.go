@@ -49,8 +49,8 @@ func (c *convState) get(a, b netip.AddrPort) (cn *conn, fromClient bool) {
 func parsePackets(w []string, conv *convState) (specs []testpkt.Spec, isConv bool, err error) {
 	rep := 1
 	if n := strings.TrimSuffix(w[0], "x"); n != w[0] && n != "" {
-		if rep, err = strconv.Atoi(n); err != nil || rep < 1 || rep > 100000 {
-			return nil, false, fmt.Errorf("%s: want a repetition such as 3x", w[0])
+		if rep, err = strconv.Atoi(n); err != nil || rep < 1 || rep > 10000 {
+			return nil, false, fmt.Errorf("%s: want a repetition such as 3x (at most 10000x)", w[0])
 		}
 		w = w[1:]
 		if len(w) == 0 {
