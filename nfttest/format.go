@@ -80,6 +80,9 @@ type Step struct {
 	// Expect holds one expectation for every packet of the step, or one
 	// per packet; nil when the line carries none.
 	Expect []Expect
+	// Per is the number of packets of one repetition of an `Nx` line: a
+	// list of Per expectations applies to every repetition.
+	Per int
 	// Conv marks conversation steps (handshake, data, close) whose packets
 	// are printed by their summary rather than by the step's text.
 	Conv bool
@@ -379,13 +382,16 @@ func parseStep(line string, conv *convState) (*Step, error) {
 		st.Kind, st.Pcap = StepPcap, w[1]
 		return st, nil
 	}
-	specs, isConv, err := parsePackets(w, conv)
+	specs, rep, isConv, err := parsePackets(w, conv)
 	if err != nil {
 		return nil, err
 	}
-	st.Specs, st.Conv = specs, isConv
-	if len(st.Expect) > 1 && len(st.Expect) != len(specs) {
-		return nil, fmt.Errorf("%d expectations for %d packets: give one for all or one per packet", len(st.Expect), len(specs))
+	st.Specs, st.Conv, st.Per = specs, isConv, len(specs)/rep
+	if n := len(st.Expect); n > 1 && n != len(specs) && n != st.Per {
+		if rep > 1 {
+			return nil, fmt.Errorf("%d expectations for %d packets: give one for all, one per packet of one repetition (%d) or one per packet", n, len(specs), st.Per)
+		}
+		return nil, fmt.Errorf("%d expectations for %d packets: give one for all or one per packet", n, len(specs))
 	}
 	return st, nil
 }

@@ -160,3 +160,33 @@ case one
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestRepetitionExpectations: an `Nx` line takes one expectation for all
+// packets, one per packet of a repetition, or one per packet.
+func TestRepetitionExpectations(t *testing.T) {
+	for _, tc := range []struct {
+		exp  string
+		want []string // the expectation of each of the 6 packets
+	}{
+		{"accept", []string{"accept", "accept", "accept", "accept", "accept", "accept"}},
+		{"accept, accept, drop", []string{"accept", "accept", "drop", "accept", "accept", "drop"}},
+		{"accept, accept, accept, drop, drop, drop", []string{"accept", "accept", "accept", "drop", "drop", "drop"}},
+	} {
+		f, err := Parse("t.nfttest", []byte(header+"case a\n  2x handshake 198.51.100.2:1 > 203.0.113.1:22 => "+tc.exp+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := f.Cases[0].Steps[0]
+		var got []string
+		for i := range st.Specs {
+			got = append(got, st.want(i).Verdict)
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("=> %s: %v, want %v", tc.exp, got, tc.want)
+		}
+	}
+	if _, err := Parse("t.nfttest", []byte(header+"case a\n  2x handshake 198.51.100.2:1 > 203.0.113.1:22 => accept, drop\n")); err == nil ||
+		!strings.Contains(err.Error(), "one per packet of one repetition (3)") {
+		t.Errorf("2 expectations for 2x3 packets: %v", err)
+	}
+}

@@ -190,10 +190,8 @@ func RunCase(f *File, c *Case) (res *CaseResult) {
 		got.Packet = text
 		got.CT = ctStateAfter(rp.M.Conntrack(), tup, tracked, ts, pre, got.Verdict)
 		pr := PacketResult{Step: st, Index: idx, Got: got, OK: true, Frame: frame, Time: ts}
-		if len(st.Expect) == 1 {
-			pr.Want = &st.Expect[0]
-		} else if idx < len(st.Expect) && st.Kind == StepPackets {
-			pr.Want = &st.Expect[idx]
+		if w := st.want(idx); w != nil {
+			pr.Want = w
 		}
 		if pr.Want != nil {
 			pr.OK = matches(*pr.Want, got)
@@ -361,6 +359,20 @@ func handleBy(v verdictLine) string {
 		return ""
 	}
 	return fmt.Sprintf("%s %s %s handle %s", v.Family, v.Table, v.Chain, h)
+}
+
+// want is the expectation of the step's idx-th packet, nil when none.
+func (st *Step) want(idx int) *Expect {
+	switch n := len(st.Expect); {
+	case n == 1:
+		return &st.Expect[0]
+	case st.Kind != StepPackets:
+	case n == len(st.Specs) && idx < n:
+		return &st.Expect[idx]
+	case n == st.Per && n > 0:
+		return &st.Expect[idx%n]
+	}
+	return nil
 }
 
 // matches compares an expectation with what happened; what the expectation

@@ -46,26 +46,26 @@ func (c *convState) get(a, b netip.AddrPort) (cn *conn, fromClient bool) {
 }
 
 // parsePackets builds the packets of one traffic line.
-func parsePackets(w []string, conv *convState) (specs []testpkt.Spec, isConv bool, err error) {
-	rep := 1
+func parsePackets(w []string, conv *convState) (specs []testpkt.Spec, rep int, isConv bool, err error) {
+	rep = 1
 	if n := strings.TrimSuffix(w[0], "x"); n != w[0] && n != "" {
 		if rep, err = strconv.Atoi(n); err != nil || rep < 1 || rep > 10000 {
-			return nil, false, fmt.Errorf("%s: want a repetition such as 3x (at most 10000x)", w[0])
+			return nil, 0, false, fmt.Errorf("%s: want a repetition such as 3x (at most 10000x)", w[0])
 		}
 		w = w[1:]
 		if len(w) == 0 {
-			return nil, false, fmt.Errorf("%dx: repeat what?", rep)
+			return nil, 0, false, fmt.Errorf("%dx: repeat what?", rep)
 		}
 	}
 	for i := 0; i < rep; i++ {
 		var s []testpkt.Spec
 		s, isConv, err = onePacketLine(w, conv, uint16(i))
 		if err != nil {
-			return nil, false, err
+			return nil, 0, false, err
 		}
 		specs = append(specs, s...)
 	}
-	return specs, isConv, nil
+	return specs, rep, isConv, nil
 }
 
 func onePacketLine(w []string, conv *convState, bump uint16) ([]testpkt.Spec, bool, error) {

@@ -137,25 +137,27 @@ func outcomeText(g Outcome, old *Expect) string {
 }
 
 // expectText is the expectation of a step: one for all its packets when
-// they agree, else one per packet.
+// they agree, one per packet of a repetition when every repetition of an
+// `Nx` line agrees, else one per packet.
 func expectText(st *Step, ps []*PacketResult) string {
 	var parts []string
 	for i, p := range ps {
-		var old *Expect
-		switch {
-		case len(st.Expect) == 1:
-			old = &st.Expect[0]
-		case i < len(st.Expect):
-			old = &st.Expect[i]
+		parts = append(parts, outcomeText(p.Got, st.want(i)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	for _, period := range []int{1, st.Per} {
+		if period < 1 || len(parts)%period != 0 {
+			continue
 		}
-		parts = append(parts, outcomeText(p.Got, old))
-	}
-	same := true
-	for _, x := range parts {
-		same = same && x == parts[0]
-	}
-	if same && len(parts) > 0 {
-		return parts[0]
+		same := true
+		for i, x := range parts {
+			same = same && x == parts[i%period]
+		}
+		if same {
+			return strings.Join(parts[:period], ", ")
+		}
 	}
 	return strings.Join(parts, ", ")
 }
