@@ -14,14 +14,14 @@ import (
 // TestTCPRandomAgainstKernel replays random TCP conversations (3 flows,
 // random flags among valid and invalid combinations, sequence numbers in
 // and out of window, zero windows) that kernel 6.18 processed through the
-// oracle: testdata/tcp-random/NAME.pcap with NAME.kernel holding the
+// oracle: testdata/kernel-random/NAME.pcap with NAME.kernel holding the
 // sysctls, each packet's ct state as the kernel classified it (a forward
 // chain matching `ct state invalid drop`, `new accept`, …) and the kernel's
 // final `conntrack -L`. Every packet's state and the final table must
 // match (timeouts to the nearest 10 s: the kernel was dumped a few hundred
 // ms after the last packet).
-func TestTCPRandomAgainstKernel(t *testing.T) {
-	files, _ := filepath.Glob("testdata/tcp-random/*.kernel")
+func TestRandomAgainstKernel(t *testing.T) {
+	files, _ := filepath.Glob("testdata/kernel-random/*.kernel")
 	if len(files) == 0 {
 		t.Fatal("no testdata")
 	}
