@@ -64,6 +64,9 @@ func TestKernelScenarios(t *testing.T) {
 	if _, err := os.Stat(sharedScenarios); err != nil {
 		t.Skipf("%s is absent (%v): the kernel recordings are not here", sharedScenarios, err)
 	}
+	if *update {
+		updateFiles(t, "testdata/kernel")
+	}
 	files, err := filepath.Glob("testdata/kernel/*" + Ext)
 	if err != nil || len(files) < 3 {
 		t.Fatalf("want at least 3 scenario test files, have %d (%v)", len(files), err)

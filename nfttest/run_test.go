@@ -3,6 +3,7 @@ package nfttest
 import (
 	"bytes"
 	"encoding/xml"
+	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,9 +11,37 @@ import (
 	"testing"
 )
 
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// updateFiles rewrites, with -update, the expectations of the test files
+// under paths that do not hold, as `nftgo test -update` does.
+func updateFiles(t *testing.T, paths ...string) {
+	t.Helper()
+	res, err := RunPaths(paths, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fr := range res {
+		if fr.Err != nil {
+			t.Fatal(fr.Err)
+		}
+		n, err := UpdateFile(fr.File, fr.Cases)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			t.Logf("%s: %d expectation(s) rewritten", fr.Path, n)
+		}
+	}
+}
+
 // TestRunExamples runs every example under testdata/examples, as
-// `nftgo test testdata/examples` does, through Run.
+// `nftgo test testdata/examples` does, through Run (with -update, after
+// rewriting what does not hold).
 func TestRunExamples(t *testing.T) {
+	if *update {
+		updateFiles(t, "../testdata/examples")
+	}
 	Run(t, "../testdata/examples")
 }
 
