@@ -68,3 +68,25 @@ func TestNoAllocs(t *testing.T) {
 }
 
 func ctDefault() ct.Config { return ct.DefaultConfig() }
+
+// TestNoAllocsSend: locally generated packets (output, postrouting) and a
+// packet to the host itself (output, postrouting, prerouting, input on lo).
+func TestNoAllocsSend(t *testing.T) {
+	for _, spec := range []testpkt.Spec{
+		{Src: "198.51.100.254", Dst: "198.51.100.9", Proto: "tcp", Sport: 22, Dport: 40000, Flags: testpkt.ACK},
+		{Src: "198.51.100.254", Dst: "198.51.100.254", Proto: "udp", Sport: 1, Dport: 2},
+	} {
+		m := machineCTb(t, statefulTen())
+		p := pkt(t, spec)
+		orig := append([]byte(nil), p.Data...)
+		now := int64(1e18)
+		m.Send(p, now)
+		if allocs := testing.AllocsPerRun(100, func() {
+			copy(p.Data, orig)
+			now += 1e6
+			m.Send(p, now)
+		}); allocs != 0 {
+			t.Errorf("%s → %s: %v allocations per packet", spec.Src, spec.Dst, allocs)
+		}
+	}
+}
