@@ -132,12 +132,12 @@ func rulesetJSON(rs *ruleset.Ruleset, errs *[]error) any {
 func tableJSON(t *ruleset.Table, errs *[]error) []any {
 	fam := t.Family.String()
 	to := jobj{{"family", fam}, {"name", t.Name}, {"handle", t.Handle}}
+	// nft 1.0.6 prints the table's name for each flag (observed:
+	// `"flags": "sleepy"` for a dormant table named sleepy)
+	// Ref: nftables src/json.c — table_flags_json
 	var fl []any
-	if t.Flags&1 != 0 {
-		fl = append(fl, "dormant")
-	}
-	if t.Flags&2 != 0 {
-		fl = append(fl, "owner")
+	for f := t.Flags; f != 0; f &= f - 1 {
+		fl = append(fl, t.Name)
 	}
 	if len(fl) == 1 {
 		to = append(to, jkv{"flags", fl[0]})

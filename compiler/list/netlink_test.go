@@ -108,6 +108,11 @@ func buildFromNetlink(src, netlink string) (*ruleset.Ruleset, error) {
 	var curChain *ruleset.Chain
 	var curSet *ruleset.Set
 	var objs []*ruleset.Object
+	ruleComments := map[*ruleset.Chain][]string{}
+	reComment := regexp.MustCompile(`comment "([^"]*)"\s*;?\s*$`)
+	typeofNames := map[string]string{"ip saddr": "ipv4_addr", "ip daddr": "ipv4_addr", "ip6 saddr": "ipv6_addr",
+		"ip6 daddr": "ipv6_addr", "tcp dport": "inet_service", "tcp sport": "inet_service", "udp dport": "inet_service",
+		"udp sport": "inet_service", "meta mark": "mark", "iifname": "ifname", "oifname": "ifname"}
 	objTable := map[*ruleset.Object]*ruleset.Table{}
 	curObj := false
 	depth := 0
@@ -120,6 +125,36 @@ func buildFromNetlink(src, netlink string) (*ruleset.Ruleset, error) {
 			continue
 		}
 		switch {
+		case depth == 1 && cur != nil && curChain == nil && curSet == nil && reComment.MatchString(l) && strings.HasPrefix(l, "comment"):
+			cur.Comment = reComment.FindStringSubmatch(l)[1]
+		case depth == 1 && cur != nil && l == "flags dormant":
+			cur.Flags |= 1
+		case depth == 2 && curChain != nil && strings.HasPrefix(l, "comment "):
+			curChain.Comment = reComment.FindStringSubmatch(l)[1]
+		case depth == 2 && curSet != nil && strings.HasPrefix(l, "comment "):
+			curSet.Comment = reComment.FindStringSubmatch(l)[1]
+		case depth == 2 && curSet != nil && l == "auto-merge":
+			curSet.AutoMerge = true
+		case depth == 2 && curSet != nil && strings.HasPrefix(l, "typeof "):
+			k, d, _ := strings.Cut(strings.TrimPrefix(l, "typeof "), " : ")
+			curSet.KeyTypeof = k
+			var names []string
+			for _, part := range strings.Split(k, " . ") {
+				names = append(names, typeofNames[strings.TrimSpace(part)])
+			}
+			curSet.KeyTypeName = strings.Join(names, " . ")
+			curSet.KeyLen, curSet.FieldLens, curSet.KeyType = keyLayout(curSet.KeyTypeName)
+			if d != "" {
+				curSet.DataTypeof = d
+				curSet.DataTypeName = typeofNames[d]
+				curSet.DataLen, _, curSet.DataType = keyLayout(curSet.DataTypeName)
+			}
+		case depth == 2 && curChain != nil && !reHook.MatchString(l) && !strings.HasPrefix(l, "policy ") && !strings.HasSuffix(l, "}"):
+			cm := ""
+			if m := reComment.FindStringSubmatch(l); m != nil {
+				cm = m[1]
+			}
+			ruleComments[curChain] = append(ruleComments[curChain], cm)
 		case depth == 0 && reTable.MatchString(l):
 			m := reTable.FindStringSubmatch(l)
 			fam, ok := ruleset.ParseFamily(m[1])
@@ -219,6 +254,8 @@ func buildFromNetlink(src, netlink string) (*ruleset.Ruleset, error) {
 		switch {
 		case line == "":
 			rule = nil
+		case strings.HasPrefix(line, "  userdata = "):
+			// rule comments, taken from the source
 		case reObjLn.MatchString(line):
 			m := reObjLn.FindStringSubmatch(line)
 			if oi < len(objs) {
@@ -345,6 +382,13 @@ func buildFromNetlink(src, netlink string) (*ruleset.Ruleset, error) {
 				}
 			}
 			lastSet = s
+		}
+	}
+	for ch, cms := range ruleComments {
+		for i, r := range ch.Rules {
+			if i < len(cms) {
+				r.Comment = cms[i]
+			}
 		}
 	}
 	// lookups name anonymous sets __set%d: bind them in order

@@ -235,9 +235,21 @@ func setKindName(s *ruleset.Set) string {
 	return "set"
 }
 
+// typeofParts splits a typeof declaration kept whole in KeyTypeof
+// ("tcp dport : ip daddr") into key and data.
+func typeofParts(s *ruleset.Set) (key, data string) {
+	key, data = s.KeyTypeof, s.DataTypeof
+	if data == "" {
+		if k, d, ok := strings.Cut(key, " : "); ok {
+			key, data = k, d
+		}
+	}
+	return key, data
+}
+
 func keyTypeText(s *ruleset.Set) string {
-	if s.KeyTypeof != "" {
-		return s.KeyTypeof
+	if k, _ := typeofParts(s); k != "" {
+		return k
 	}
 	if s.KeyTypeName != "" {
 		return s.KeyTypeName
@@ -254,8 +266,8 @@ func keyTypeText(s *ruleset.Set) string {
 }
 
 func dataTypeText(s *ruleset.Set) string {
-	if s.DataTypeof != "" {
-		return s.DataTypeof
+	if _, d := typeofParts(s); d != "" && s.KeyTypeof != "" {
+		return d
 	}
 	if s.DataTypeName != "" {
 		return s.DataTypeName
@@ -301,18 +313,20 @@ func writeSet(w *bufio.Writer, t *ruleset.Table, s *ruleset.Set, opt Options) {
 	if s.Timeout != 0 {
 		flags &^= ruleset.SetTimeout
 	}
+	// the test drops "timeout" when a default timeout exists, the names
+	// come from the unmodified flags (so `flags dynamic,timeout` stays)
 	if flags&(ruleset.SetConstant|ruleset.SetInterval|ruleset.SetTimeout|ruleset.SetEval) != 0 {
 		var fl []string
-		if flags&ruleset.SetConstant != 0 {
+		if s.Flags&ruleset.SetConstant != 0 {
 			fl = append(fl, "constant")
 		}
-		if flags&ruleset.SetEval != 0 {
+		if s.Flags&ruleset.SetEval != 0 {
 			fl = append(fl, "dynamic")
 		}
-		if flags&ruleset.SetInterval != 0 {
+		if s.Flags&ruleset.SetInterval != 0 {
 			fl = append(fl, "interval")
 		}
-		if flags&ruleset.SetTimeout != 0 {
+		if s.Flags&ruleset.SetTimeout != 0 {
 			fl = append(fl, "timeout")
 		}
 		w.WriteString("\t\tflags " + strings.Join(fl, ",") + "\n")
