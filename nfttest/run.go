@@ -228,7 +228,11 @@ func RunCase(f *File, c *Case) (res *CaseResult) {
 				}
 			}
 		case StepPcap:
-			recs, err := readPcap(filepath.Join(filepath.Dir(f.Path), st.Pcap))
+			path := st.Pcap
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(filepath.Dir(f.Path), path)
+			}
+			recs, err := readPcap(path)
 			if err != nil {
 				res.Err = &Error{Path: f.Path, Line: st.Line, Msg: err.Error()}
 				return res
