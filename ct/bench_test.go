@@ -206,3 +206,43 @@ func BenchmarkLookupHot1M(b *testing.B) {
 		}
 	}
 }
+
+// TestSYNFloodMemoryFlat floods a table limited to 65536 entries with 2M
+// distinct SYNs over 2 replay seconds: the heap must not grow in the second
+// half (entries are recycled, early drop and table-full cost nothing).
+func TestSYNFloodMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	const max, n = 1 << 16, 1 << 20
+	ps := synPackets(t, n)
+	cfg := DefaultConfig()
+	cfg.Max = max
+	cfg.SetSysctl("net.netfilter.nf_conntrack_checksum", "0")
+	tab := NewTable(cfg)
+	var heap [2]uint64
+	for round := 0; round < 2; round++ {
+		for i := range ps {
+			now := t0 + int64(round*n+i)*1000
+			tab.Expire(now)
+			// Vary the source port per round so round 2 is new flows too.
+			d := ps[i].Data
+			d[ps[i].ThOff+3] ^= byte(round)
+			c, info, drop := tab.In(&ps[i], HookPrerouting, now)
+			if !drop {
+				tab.Confirm(c, info, now)
+			}
+		}
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		heap[round] = m.HeapAlloc
+	}
+	if tab.Count() != max {
+		t.Errorf("count %d, want %d", tab.Count(), max)
+	}
+	if heap[1] > heap[0]+1<<20 {
+		t.Errorf("heap grew from %d to %d bytes during the second million SYNs", heap[0], heap[1])
+	}
+	t.Logf("heap after 1M SYNs %d, after 2M %d; early drops %d, table-full drops %d", heap[0], heap[1], tab.Stats.EarlyDrop, tab.Stats.Drop)
+}
