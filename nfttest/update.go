@@ -19,7 +19,6 @@ func Update(f *File, results []*CaseResult) (string, int) {
 		}
 		// group packet results by step
 		bySteps := map[*Step][]*PacketResult{}
-		var pcapSteps []*Step
 		for i := range r.Packets {
 			p := &r.Packets[i]
 			bySteps[p.Step] = append(bySteps[p.Step], p)
@@ -63,7 +62,6 @@ func Update(f *File, results []*CaseResult) (string, int) {
 					lines = append(lines, fmt.Sprintf("%s#%d %s => %s", indent, p.Index, p.Got.Packet, outcomeText(p.Got, p.Want)))
 				}
 				repl[st.Line] = lines
-				pcapSteps = append(pcapSteps, st)
 				changed++
 			}
 		}
