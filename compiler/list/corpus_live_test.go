@@ -116,4 +116,7 @@ func TestCorpusJSONLive(t *testing.T) {
 		}
 	}
 	t.Logf("corpus JSON vs live nft: %d/%d", pass, total)
+	if total > 0 && float64(pass) < 0.96*float64(total) {
+		t.Errorf("JSON agreement fell below 96%%: %d/%d", pass, total)
+	}
 }
