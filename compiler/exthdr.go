@@ -217,7 +217,7 @@ func (r *rulectx) exthdrPrimary(t0 tok) (*xexpr, bool) {
 
 func (r *rulectx) isRtKey() bool {
 	n := r.peekN(1).s
-	return n == "classid" || n == "nexthop" || n == "mtu" || n == "ipsec"
+	return n == "classid" || n == "nexthop" || n == "mtu" || n == "ipsec" || n == "ip" || n == "ip6"
 }
 
 func exthdrOpName(op uint32) string {

@@ -387,8 +387,7 @@ func (r *rulectx) counterStmt() {
 	cnt := &ruleset.Counter{}
 	if r.isWord("name") {
 		r.next()
-		n := r.next()
-		r.emit(&ruleset.Generic{Kind: "objref", Body: "type 1 name " + n.s + " "})
+		r.objrefStmt("counter")
 		return
 	}
 	for r.isWord("packets") || r.isWord("bytes") {
@@ -725,6 +724,10 @@ func (r *rulectx) genDeps(x *xexpr) {
 				r.metaCmp(ruleset.MetaIiftype, []byte{1, 0})
 				r.ll = true
 			}
+		}
+		if r.l3 != "" && r.l3 != "vlan" {
+			r.fail(x.loc(), "conflicting protocols specified: ether vs. vlan")
+			return
 		}
 		if r.l3 != "vlan" {
 			r.emit(&ruleset.Payload{Base: ruleset.BaseLink, Offset: 12, Len: 2, DReg: 1})

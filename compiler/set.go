@@ -244,6 +244,13 @@ func encodeElemsMerge(key *xexpr, interval bool, elems []elem, merge bool) []*ru
 	sort.SliceStable(ivs, func(i, j int) bool { return bytes.Compare(ivs[i].a, ivs[j].a) < 0 })
 	// merge overlapping/adjacent intervals (sets only: map data differs)
 	isMap := len(elems) > 0 && (elems[0].data != nil || elems[0].verdict != nil)
+	if isMap {
+		for i := 1; i < len(ivs); i++ {
+			if bytes.Compare(ivs[i].a, ivs[i-1].b) <= 0 {
+				return nil
+			}
+		}
+	}
 	var merged []iv
 	for _, v := range ivs {
 		if n := len(merged); n > 0 && !isMap {

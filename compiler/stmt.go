@@ -271,6 +271,10 @@ func (r *rulectx) emitLog(l *ruleset.Log) {
 		r.fail(r.logTok, "level and group are mutually exclusive")
 		return
 	}
+	if l.HasGroup && l.Flags != 0 {
+		r.fail(r.logTok, "flags and group are mutually exclusive")
+		return
+	}
 	if l.HasLevel && l.Level == 8 && (l.HasPrefix || l.Flags != 0) {
 		r.fail(r.logTok, "log level audit doesn't support any further options")
 		return
@@ -445,6 +449,9 @@ func (r *rulectx) natStmt() {
 		r.unexpected()
 		return
 	}
+	if fam == "" && r.fam == ruleset.FamilyINet && (r.l3 == "ip" || r.l3 == "ip6") {
+		fam = r.l3
+	}
 	switch r.fam {
 	case ruleset.FamilyIPv4:
 		if fam == "ip6" {
@@ -467,7 +474,7 @@ func (r *rulectx) natStmt() {
 	t := r.peek()
 	addrExpr := &xexpr{kind: xMeta, dt: addrType, bits: addrType.bits, order: bigEndian, t0: t}
 	portExpr := &xexpr{kind: xMeta, dt: tService, bits: 16, order: bigEndian, t0: t}
-	if t.kind == 'w' && (t.s == "meta" || t.s == "ct" || t.s == "numgen" || t.s == "jhash" || t.s == "symhash" || protoWords[t.s] || shortMeta[t.s]) {
+	if t.kind == 'w' && exprStart[t.s] {
 		if fam == "" {
 			r.fail(kw, "specify `%s ip' or '%s ip6' in inet table to disambiguate", kw.s, kw.s)
 			return
@@ -587,8 +594,12 @@ func (r *rulectx) natMap(n *ruleset.NAT, addrExpr, portExpr *xexpr) {
 	data := addrExpr
 	if t.kind == '{' {
 		for _, el := range t.set {
+			afterColon := false
 			for _, tk := range el {
-				if tk.kind == 'o' && tk.s == "." {
+				if tk.kind == 'o' && tk.s == ":" {
+					afterColon = true
+				}
+				if afterColon && tk.kind == 'o' && tk.s == "." {
 					data = &xexpr{kind: xConcat, fields: []*xexpr{addrExpr, portExpr}, dt: &dtype{name: "concat"}, t0: t}
 					data.bits = data.bytesLen() * 8
 				}
@@ -724,7 +735,7 @@ func (r *rulectx) setStmt(lhs *xexpr) {
 	t := r.peek()
 	// value from another key expression, or a constant
 	var reg ruleset.Register = 1
-	if t.kind == 'w' && (t.s == "meta" || t.s == "ct" || t.s == "numgen" || t.s == "jhash" || t.s == "symhash" || protoWords[t.s] || shortMeta[t.s]) && !r.isConstFor(lhs, t) ||
+	if t.kind == 'w' && exprStart[t.s] && !r.isConstFor(lhs, t) ||
 		t.kind == 'o' && (t.s == "(" || t.s == "@") {
 		src := r.keyExpr()
 		if src == nil {
@@ -853,6 +864,10 @@ func (r *rulectx) vmapStmt(lhs *xexpr) {
 		r.fillKey(s, lhs)
 		s.DataType, s.DataTypeName = ruleset.DataVerdict, "verdict"
 		s.Elements = encodeElems(lhs, interval, elems)
+		if len(s.Elements) == 0 {
+			r.fail(t, "conflicting intervals specified")
+			return
+		}
 		s.Size, s.SizeSet = uint32(len(s.Elements)), true
 		r.anon = append(r.anon, s)
 	case t.kind == 'o' && t.s == "@":
@@ -952,4 +967,20 @@ func (r *rulectx) dynsetStmt() {
 	// stmt_evaluate_set marks the set as updated from the packet path.
 	s.Flags |= ruleset.SetEval
 	r.emit(d)
+}
+
+// exprStart are words that begin a key expression rather than a constant.
+var exprStart = map[string]bool{}
+
+func init() {
+	for _, w := range []string{"meta", "ct", "numgen", "jhash", "symhash", "fib", "rt", "socket", "osf", "ipsec",
+		"exthdr", "hbh", "frag", "dst", "mh", "srh", "rt0", "rt2"} {
+		exprStart[w] = true
+	}
+	for w := range protoWords {
+		exprStart[w] = true
+	}
+	for w := range shortMeta {
+		exprStart[w] = true
+	}
 }
