@@ -171,9 +171,9 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// readKernelJSON reads the oracle's normalised kernel.json (the format of
-// ../shared/oracle/kjson.py), whose decided_by spells a policy as
-// "handle": "policy", into the scenario package's Golden.
+// readKernelJSON reads kernel.json into the scenario package's Golden: the
+// Golden layout TestKernel -record writes, and also the older layout whose
+// decided_by spells a policy as "handle": "policy".
 func readKernelJSON(path string) (*scenario.Golden, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -190,6 +190,7 @@ func readKernelJSON(path string) (*scenario.Golden, error) {
 				Table     string          `json:"table"`
 				Chain     string          `json:"chain"`
 				Handle    json.RawMessage `json:"handle"`
+				Policy    bool            `json:"policy"`
 				RuleIndex *int            `json:"rule_index"`
 			} `json:"decided_by"`
 		} `json:"verdicts"`
@@ -197,16 +198,17 @@ func readKernelJSON(path string) (*scenario.Golden, error) {
 		Sets      map[string][]json.RawMessage `json:"sets"`
 		Conntrack []scenario.CTEntry           `json:"conntrack"`
 		Count     int                          `json:"conntrack_count"`
+		TableFull bool                         `json:"dmesg_table_full"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	g := &scenario.Golden{Format: 1, Mode: raw.Mode, Counters: raw.Counters, Conntrack: raw.Conntrack, ConntrackCount: raw.Count, Sets: map[string][]json.RawMessage{}}
+	g := &scenario.Golden{Format: 1, Mode: raw.Mode, Counters: raw.Counters, Conntrack: raw.Conntrack, ConntrackCount: raw.Count, TableFull: raw.TableFull, Sets: map[string][]json.RawMessage{}}
 	for _, v := range raw.Verdicts {
 		sv := scenario.Verdict{Index: v.Index, Verdict: v.Verdict}
 		if d := v.DecidedBy; d != nil {
 			sd := &scenario.Decided{Kernel: d.Kernel, Family: d.Family, Table: d.Table, Chain: d.Chain, RuleIndex: d.RuleIndex}
-			if string(d.Handle) == `"policy"` {
+			if d.Policy || string(d.Handle) == `"policy"` {
 				sd.Policy = true
 			} else if len(d.Handle) > 0 {
 				json.Unmarshal(d.Handle, &sd.Handle)

@@ -4,68 +4,54 @@
 # kernel.json (netlink.txt and listing.txt: what nft --debug=netlink -c and
 # nft list ruleset print), the references the golden tests check nftgo against.
 #
-# Needs root, nft, conntrack, /usr/bin/python3 with python3-scapy, and the
-# kernel oracle of ../shared/oracle (run from anywhere in the repository):
+# The kernel side is the project's own harness (internal/kernel, normalised by
+# internal/scenario), driven by `go test ./replay -run TestKernel`: each case
+# runs -kernel-runs times (2) in a throwaway network namespace and kernel.json
+# is only written when the runs agree; global sysctls (nf_conntrack_max) are
+# restored. Needs root, Go, nft, conntrack and iproute2 (run from anywhere):
 #     sudo testdata/replay/record-kernel.sh [--check] [CASE...]
-# --check re-runs the kernel and compares with the stored kernel.json
-# instead of writing it (exit 1 on a difference).
-# The oracle runs each case twice in a throwaway network namespace and only
-# writes kernel.json when both runs agree; global sysctls it changes
-# (nf_conntrack_max) are restored.
+# --check re-runs the kernel and compares with the stored files instead of
+# writing them (exit 1 on a difference).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-oracle=${ORACLE:-$here/../../../shared/oracle}
-if [ ! -x "$oracle/runscen.py" ]; then
-	echo "record-kernel: no kernel oracle at $oracle (set ORACLE=DIR)" >&2
-	exit 2
-fi
-check=()
+repo=$(cd "$here/../.." && pwd)
+mode=-record
 if [ "${1:-}" = "--check" ]; then
-	check=(--check)
+	mode=-kernel
 	shift
 fi
 cases=("$@")
 if [ ${#cases[@]} -eq 0 ]; then
 	for d in "$here"/*/; do cases+=("$(basename "$d")"); done
 fi
-# The oracle changes the global nf_conntrack_max for table-full cases: hold
-# the lock internal/kernel's runs share (exclusive), so no other kernel run
-# of this project happens meanwhile.
-mkdir -p /run/nftgo-kernel
-exec 9>>/run/nftgo-kernel/lock
-flock -x 9
+status=0
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 for c in "${cases[@]}"; do
-	mkdir -p "$stage/$c"
-	cp "$here/$c/ruleset.nft" "$here/$c/params.json" "$stage/$c/"
-	cp "$here/$c/traffic.pcap" "$stage/$c/packets.pcap"
-	if [ -f "$here/$c/kernel.json" ]; then cp "$here/$c/kernel.json" "$stage/$c/"; fi
+	if ! (cd "$repo" && go test ./replay -run '^TestKernel$' -count=1 -v -args "$mode" -kernel-case "$c") >"$stage/log" 2>&1; then
+		status=1
+		cat "$stage/log"
+	else
+		grep -E 'recorded|SKIP|--- ' "$stage/log" || true
+	fi
 done
-status=0
-(cd "$stage" && "$oracle/runscen.py" --runs 2 "${check[@]}" "${cases[@]/#/$stage/}") || status=$?
 # nft's own view of each ruleset: the bytecode it sends and the listing
 # after the load, each from a fresh namespace (cmd/nftgo's tests compare).
+# (No global sysctl changes here, so no lock with internal/kernel's runs.)
 ns=nftgo_record_$$
 for c in "${cases[@]}"; do
+	mkdir -p "$stage/$c"
 	ip netns add "$ns"
 	(cd "$here/$c" && ip netns exec "$ns" nft --debug=netlink -c -f ruleset.nft) >"$stage/$c/netlink.txt" || status=1
 	ip netns exec "$ns" nft -f "$here/$c/ruleset.nft" || status=1
 	ip netns exec "$ns" nft list ruleset >"$stage/$c/listing.txt" || status=1
 	ip netns del "$ns"
 	for f in netlink.txt listing.txt; do
-		if [ ${#check[@]} -gt 0 ]; then
+		if [ "$mode" = -kernel ]; then
 			diff -u "$here/$c/$f" "$stage/$c/$f" || status=1
 		else
 			cp "$stage/$c/$f" "$here/$c/$f"
 		fi
 	done
-done
-[ ${#check[@]} -gt 0 ] && exit $status
-for c in "${cases[@]}"; do
-	if [ -f "$stage/$c/kernel.json" ]; then
-		cp "$stage/$c/kernel.json" "$here/$c/kernel.json"
-		echo "recorded $c/kernel.json"
-	fi
 done
 exit $status
