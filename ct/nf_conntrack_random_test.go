@@ -70,6 +70,8 @@ func TestRandomAgainstKernel(t *testing.T) {
 				switch {
 				case drop:
 					got = "kernel-drop"
+				case c == nil && info == Untracked:
+					got = "untracked"
 				case c == nil:
 				case info == New:
 					got = "new"
