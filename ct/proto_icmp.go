@@ -1,10 +1,6 @@
 package ct
 
-import (
-	"encoding/binary"
-
-	"github.com/nftgo/nftgo/packet"
-)
+import "github.com/nftgo/nftgo/packet"
 
 // icmpPacket is icmp_packet / icmpv6_packet: only a request may create an
 // entry; every packet refreshes the 30 s timeout. ICMP entries are never
@@ -25,32 +21,6 @@ func (t *Table) icmpPacket(c *Conn, p *packet.Packet, info Info, j, timeout uint
 		}
 	}
 	t.refresh(c, p, info, timeout, j)
-	return vAccept
-}
-
-// grePacket is gre_packet: 30 s until a reply was seen, then the 180 s
-// stream timeout and ASSURED.
-//
-// Ref: net/netfilter/nf_conntrack_proto_gre.c — nf_conntrack_gre_packet
-func (t *Table) grePacket(c *Conn, p *packet.Packet, info Info, j uint32) int {
-	if c.Status&StatusSeenReply != 0 {
-		t.refresh(c, p, info, t.p.greStream, j)
-		if c.Status&StatusAssured == 0 {
-			c.Status |= StatusAssured
-			t.cacheEvent(c, evAssured)
-		}
-		return vAccept
-	}
-	t.refresh(c, p, info, t.p.gre, j)
-	return vAccept
-}
-
-// genericPacket is the tracker of protocols without their own: 600 s,
-// refreshed by every packet.
-//
-// Ref: net/netfilter/nf_conntrack_core.c — generic_packet
-func (t *Table) genericPacket(c *Conn, p *packet.Packet, info Info, j uint32) int {
-	t.refresh(c, p, info, t.p.generic, j)
 	return vAccept
 }
 
@@ -81,45 +51,6 @@ func (t *Table) icmpError(p *packet.Packet, l4 []byte, hook uint8, j uint32) (*C
 	var outer [16]byte
 	copy(outer[:4], p.Data[p.NetOff+16:p.NetOff+20])
 	return t.inetError(l4[8:], packet.NFProtoIPv4, outer, j)
-}
-
-// icmpv6Error is the ICMPv6 counterpart: neighbour discovery and MLD are
-// untracked, errors (type < 128) are looked up by their inner tuple.
-//
-// Ref: net/netfilter/nf_conntrack_proto_icmpv6.c — nf_conntrack_icmpv6_error
-func (t *Table) icmpv6Error(p *packet.Packet, l4 []byte, hook uint8, j uint32) (*Conn, Info, bool) {
-	if len(l4) < 8 {
-		t.Stats.Invalid++
-		return nil, NoInfo, true
-	}
-	if t.p.checksum && hook == HookPrerouting && !l4ChecksumOK(p, l4, packet.ProtoICMPv6) {
-		t.Stats.Invalid++
-		return nil, NoInfo, true
-	}
-	typ := l4[0]
-	switch typ {
-	case 130, 131, 132, 133, 134, 135, 136, 143, 151, 152:
-		return nil, Untracked, true
-	case 137:
-		// A redirect is looked up by the packet it quotes only when it is
-		// well-formed (code 0, hop limit 255, link-local source, redirected
-		// header option first); nftgo does not parse the options, so it
-		// checks the header fields and treats the rest as invalid.
-		nh := p.Data[p.NetOff:]
-		if l4[1] != 0 || nh[7] != 255 || !(nh[8] == 0xfe && nh[9]&0xc0 == 0x80) || len(l4) < 40+8 || l4[40] != 4 {
-			t.Stats.Invalid++
-			return nil, NoInfo, true
-		}
-		var outer [16]byte
-		copy(outer[:], nh[24:40])
-		return t.inetError(l4[48:], packet.NFProtoIPv6, outer, j)
-	}
-	if typ >= 128 {
-		return nil, 0, false
-	}
-	var outer [16]byte
-	copy(outer[:], p.Data[p.NetOff+24:p.NetOff+40])
-	return t.inetError(l4[8:], packet.NFProtoIPv6, outer, j)
 }
 
 // inetError looks up the connection an ICMP error quotes: the inner tuple
@@ -153,5 +84,3 @@ func (t *Table) inetError(inner []byte, l3 uint8, outer [16]byte, j uint32) (*Co
 	}
 	return c, Related, true
 }
-
-var _ = binary.BigEndian
