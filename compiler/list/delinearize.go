@@ -623,6 +623,16 @@ func (c *rctx) nat(x *ruleset.NAT) {
 		adt, abits = dtIPv6, 128
 	}
 	if x.AddrMin != 0 {
+		if v := c.get(x.AddrMin); v.mapSet != nil {
+			if m := c.natMap(v, x, adt, abits); m != nil {
+				n.family = x.Family
+				n.addr = m
+				c.emit(n)
+				return
+			}
+		}
+	}
+	if x.AddrMin != 0 {
 		lo := c.typed(c.get(x.AddrMin), adt, boBig, abits)
 		n.addr = lo
 		if x.AddrMax != 0 && x.AddrMax != x.AddrMin {
@@ -879,3 +889,63 @@ func (c *rctx) icmpCheck(left expr, set *setExpr) {
 	}
 	c.pctxUpdate(p, v.uint())
 }
+
+// natMap decodes `snat|dnat ip to KEY map { k : addr[-addr] [. port[-port]] }`:
+// one lookup whose data fills the address (and port) registers, with
+// intervals as [min, max] pairs. nft prints the family keyword for these.
+//
+// Ref: nftables src/netlink_delinearize.c — netlink_parse_nat,
+// is_nat_addr_map, is_nat_proto_map
+func (c *rctx) natMap(v *regVal, x *ruleset.NAT, adt *dtype, abits int) expr {
+	ab := abits / 8
+	aw := (ab + 3) / 4 * 4
+	dlen := int(v.mapSet.DataLen)
+	for _, el := range v.mapSet.Elements {
+		if len(el.Data) > dlen {
+			dlen = len(el.Data)
+		}
+	}
+	addr := func(b []byte) *valueExpr { return &valueExpr{dt: adt, data: b, bits: abits} }
+	port := func(b []byte) *valueExpr { return &valueExpr{dt: dtInetService, data: b, bits: 16} }
+	span := func(lo, hi *valueExpr) expr {
+		if bytesEqual(lo.data, hi.data) {
+			return lo
+		}
+		if lo.dt.prefix {
+			return rangeOrPrefix(lo, hi.data)
+		}
+		return &rangeExpr{lo: lo, hi: hi}
+	}
+	var dec func([]byte) expr
+	switch {
+	case x.AddrMax != 0 && x.ProtoMin != 0 && dlen >= 2*aw+8:
+		// addr_min, proto_min, addr_max, proto_max
+		dec = func(d []byte) expr {
+			if len(d) < 2*aw+8 {
+				return &rawExpr{s: "?"}
+			}
+			return &concatExpr{parts: []expr{span(addr(d[:ab]), addr(d[aw+4:aw+4+ab])),
+				span(port(d[aw:aw+2]), port(d[2*aw+4:2*aw+6]))}}
+		}
+	case x.AddrMax != 0 && dlen >= 2*aw:
+		dec = func(d []byte) expr {
+			if len(d) < 2*aw {
+				return &rawExpr{s: "?"}
+			}
+			return span(addr(d[:ab]), addr(d[aw:aw+ab]))
+		}
+	case x.ProtoMin != 0 && dlen >= aw+2:
+		dec = func(d []byte) expr {
+			if len(d) < aw+2 {
+				return &rawExpr{s: "?"}
+			}
+			return &concatExpr{parts: []expr{addr(d[:ab]), port(d[aw : aw+2])}}
+		}
+	default:
+		return nil
+	}
+	m := v.e.(*mapExpr)
+	return &mapExpr{key: m.key, m: &setExpr{elems: c.decodeKeyed(v.mapSet, v.mapKeys, v.mapRvs, &keyPart{dec: dec}), anon: true}}
+}
+
+func bytesEqual(a, b []byte) bool { return string(a) == string(b) }

@@ -12,6 +12,8 @@ type keyPart struct {
 	dt    *dtype
 	order byteorder
 	bits  int
+	// dec, when set, decodes map data itself (NAT address maps)
+	dec func(data []byte) expr
 	// shift/fbits: the key is a masked sub-field stored shift bits up
 	shift, fbits int
 }
@@ -120,6 +122,9 @@ func decodeElements(s *ruleset.Set, es []expr, rvs []*regVal, shifts, fbits []in
 	data := func(el *ruleset.Element) expr {
 		if el.Verdict != nil {
 			return &verdictExpr{v: *el.Verdict}
+		}
+		if dpart != nil && dpart.dec != nil && el.Data != nil {
+			return dpart.dec(el.Data)
 		}
 		if dpart != nil && el.Data != nil {
 			n := dpart.bits
