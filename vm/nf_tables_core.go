@@ -24,6 +24,7 @@ func (m *machine) doChain(base int) (ruleset.VerdictCode, *Decision) {
 	ci := int32(base)
 	c := &m.chains[ci]
 	ri := 0
+	p := m.pkt
 	for {
 		if ri >= len(c.rules) {
 			// Ran out of rules: like RETURN.
@@ -36,18 +37,18 @@ func (m *machine) doChain(base int) (ruleset.VerdictCode, *Decision) {
 			continue
 		}
 		r := &c.rules[ri]
-		m.verdict = ruleset.VerdictContinue
 		// The common non-matching rule is one or two fused word
-		// compares that BREAK; run those here without a call.
+		// compares that BREAK; run those here without a call, keeping
+		// the verdict in a local.
+		verdict := ruleset.VerdictContinue
 		code := r.code
 	fast:
 		for i := range code {
 			in := &code[i]
 			switch in.op {
 			case opL4protoCmp:
-				p := m.pkt
 				if !p.HasL4 {
-					m.verdict = ruleset.VerdictBreak
+					verdict = ruleset.VerdictBreak
 					break fast
 				}
 				// The register is only observable by later expressions
@@ -55,36 +56,37 @@ func (m *machine) doChain(base int) (ruleset.VerdictCode, *Decision) {
 				// refused at load), so a failed compare needs no store.
 				w := uint32(p.L4Proto)
 				if (w&in.mask == in.imm) != (in.aux == 0) {
-					m.verdict = ruleset.VerdictBreak
+					verdict = ruleset.VerdictBreak
 					break fast
 				}
 				m.store32(in.dreg, w)
 			case opPayloadThCmp:
-				p := m.pkt
 				start := p.ThOff + int(in.off)
 				if !p.HasL4 || p.FragOff != 0 || start+int(in.len) > len(p.Data) {
-					m.verdict = ruleset.VerdictBreak
+					verdict = ruleset.VerdictBreak
 					break fast
 				}
 				w := loadWord(p.Data[start:], in.len)
 				if (w&in.mask == in.imm) != (in.aux == 0) {
-					m.verdict = ruleset.VerdictBreak
+					verdict = ruleset.VerdictBreak
 					break fast
 				}
 				m.store32(in.dreg, w)
 			default:
+				m.verdict = ruleset.VerdictContinue
 				m.exec(code[i:])
+				verdict = m.verdict
 				break fast
 			}
 		}
-		if m.verdict != ruleset.VerdictBreak && m.trace != nil {
-			m.trace(TraceEvent{Hook: m.hook, Rule: r.dec, Verdict: m.verdict})
+		if verdict != ruleset.VerdictBreak && m.trace != nil {
+			m.trace(TraceEvent{Hook: m.hook, Rule: r.dec, Verdict: verdict})
 		}
-		switch m.verdict {
+		switch verdict {
 		case ruleset.VerdictContinue, ruleset.VerdictBreak:
 			ri++
 		case ruleset.VerdictAccept, ruleset.VerdictDrop, ruleset.VerdictQueue, ruleset.VerdictStolen:
-			return m.verdict, r.dec
+			return verdict, r.dec
 		case ruleset.VerdictJump:
 			if sp == jumpStackSize {
 				// WARN_ON_ONCE in the kernel; load-time validation
