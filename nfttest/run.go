@@ -152,6 +152,10 @@ func RunCase(f *File, c *Case) (res *CaseResult) {
 			return res
 		}
 	}
+	loose := true
+	if v, ok := ctc.Sysctls["net.netfilter.nf_conntrack_tcp_loose"]; ok {
+		loose = v != 0
+	}
 	vw, tw := &lineWriter{}, &lineWriter{}
 	rp, err := replay.New(comp.Ruleset, replay.Config{Host: f.Host, CT: ctc, Verdicts: vw, Text: tw, Trace: true})
 	if err != nil {
@@ -174,7 +178,7 @@ func RunCase(f *File, c *Case) (res *CaseResult) {
 		tracked := false
 		if pkt.Decode(lt, data) == nil {
 			tup, tracked = ct.TupleOf(&pkt)
-			pre = ctStateBefore(rp.M.Conntrack(), &pkt, ts)
+			pre = ctStateBefore(rp.M.Conntrack(), &pkt, ts, loose)
 		}
 		frame := append([]byte(nil), data...)
 		if err := rp.Packet(lt, data, ts); err != nil {
@@ -401,7 +405,7 @@ func matches(want Expect, got Outcome) bool {
 // error quoting a known connection.
 //
 // Ref: net/netfilter/nf_conntrack_core.c — resolve_normal_ct (ctinfo)
-func ctStateBefore(t *ct.Table, p *packet.Packet, now int64) string {
+func ctStateBefore(t *ct.Table, p *packet.Packet, now int64, loose bool) string {
 	tup, ok := ct.TupleOf(p)
 	if !ok {
 		return "invalid"
@@ -418,7 +422,34 @@ func ctStateBefore(t *ct.Table, p *packet.Packet, now int64) string {
 		}
 		return "invalid"
 	}
+	if p.L4Proto == packet.ProtoTCP {
+		return tcpNewState(p.Transport(), loose)
+	}
 	return "new"
+}
+
+// tcpNewState is what the TCP tracker makes of a segment that belongs to
+// no connection: only a SYN starts one, and a bare ACK when
+// nf_conntrack_tcp_loose picks up connections mid-stream; every other
+// segment, and any invalid flag combination, is invalid.
+//
+// Ref: net/netfilter/nf_conntrack_proto_tcp.c — tcp_error (tcp_valid_flags),
+// tcp_new (tcp_conntracks[0][index][TCP_CONNTRACK_NONE])
+func tcpNewState(th []byte, loose bool) string {
+	if len(th) < 14 {
+		return "invalid"
+	}
+	const fin, syn, rst, ack, urg = 0x01, 0x02, 0x04, 0x10, 0x20
+	f := th[13] & (fin | syn | rst | ack | urg)
+	switch f {
+	case syn, syn | urg:
+		return "new"
+	case ack, ack | urg:
+		if loose {
+			return "new"
+		}
+	}
+	return "invalid"
 }
 
 // ctStateAfter corrects the guess for what the trackers decided: an
