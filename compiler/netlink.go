@@ -98,7 +98,9 @@ func writeMsg(b *strings.Builder, m msg) {
 		for _, e := range m.elems {
 			writeElem(b, m.set, e)
 		}
-		b.WriteByte('\n')
+		if len(m.elems) > 0 {
+			b.WriteByte('\n')
+		}
 	case msgRule:
 		fmt.Fprintf(b, "%s %s %s\n", fam, m.table.Name, m.chain.Name)
 		for _, e := range m.rule.Exprs {
@@ -113,7 +115,7 @@ func writeMsg(b *strings.Builder, m msg) {
 }
 
 func setName(s *ruleset.Set) string {
-	if s.Flags&ruleset.SetAnonymous != 0 {
+	if s.Flags&ruleset.SetAnonymous != 0 && strings.HasPrefix(s.Name, "__") {
 		switch {
 		case strings.HasPrefix(s.Name, "__map"):
 			return "__map%d"

@@ -240,7 +240,7 @@ func (c *compiler) rule(ts *tableState, ch *ruleset.Chain, terms []*syntax.Term,
 		s.Handle = ts.handle()
 		ts.t.Sets = append(ts.t.Sets, s)
 		c.batch = append(c.batch, msg{kind: msgSet, table: ts.t, set: s})
-		if len(s.Elements) > 0 {
+		if len(s.Elements) > 0 || !strings.HasPrefix(s.Name, "__") {
 			c.batch = append(c.batch, msg{kind: msgElems, table: ts.t, set: s, elems: s.Elements})
 		}
 	}
@@ -315,6 +315,28 @@ func (r *rulectx) stmt() {
 	case "tproxy":
 		r.tproxyStmt()
 		return
+	case "meter":
+		r.meterStmt()
+		return
+	case "reset":
+		if r.peekN(1).s == "tcp" && r.peekN(2).s == "option" {
+			r.next()
+			r.next()
+			r.next()
+			o := r.next()
+			typ := -1
+			if d, ok := tcpOptions[o.s]; ok {
+				typ = int(d.typ)
+			} else if n, ok := parseUint(o.s); ok && n.BitLen() <= 8 {
+				typ = int(n.Int64())
+			}
+			if typ < 0 {
+				r.fail(o, "syntax error, unexpected %s", o.s)
+				return
+			}
+			r.emit(&ruleset.Exthdr{Op: ruleset.ExthdrOpTCPOpt, Type: uint8(typ), Reset: true})
+			return
+		}
 	case "synproxy":
 		r.synproxyStmt()
 		return

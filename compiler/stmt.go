@@ -984,3 +984,74 @@ func init() {
 		exprStart[w] = true
 	}
 }
+
+// meterStmt: `meter NAME [size N] { KEY [timeout T] stateful… }` creates
+// an anonymous-flagged dynamic set NAME updated from the packet path.
+// Ref: src/evaluate.c — stmt_evaluate_meter.
+func (r *rulectx) meterStmt() {
+	r.next()
+	name := r.next()
+	var size uint32
+	if r.accept("size") {
+		n := r.next()
+		v, ok := parseUint(n.s)
+		if !ok {
+			r.fail(n, "syntax error, unexpected %s", n.s)
+			return
+		}
+		size = uint32(v.Uint64())
+	}
+	body := r.next()
+	if body.kind != '{' || len(body.set) != 1 {
+		r.fail(body, "syntax error, unexpected %s", body.s)
+		return
+	}
+	toks := body.set[0]
+	sub := &rulectx{c: r.c, ts: r.ts, fam: r.fam, ch: r.ch, toks: toks, lastTok: toks[len(toks)-1], l3: r.l3, l4: r.l4, ll: r.ll}
+	key := sub.keyExpr()
+	if key == nil || sub.bad {
+		r.bad = true
+		return
+	}
+	d := &ruleset.Dynset{Op: ruleset.DynsetUpdate, SRegKey: 1}
+	if sub.isWord("timeout") {
+		sub.next()
+		tt := sub.next()
+		ms, err := parseTime(tt.s)
+		if err != nil {
+			r.fail(tt, "%s", err.Error())
+			return
+		}
+		d.Timeout = ms
+	}
+	for !sub.eof() && !sub.bad {
+		before := len(sub.exprs)
+		sub.stmt()
+		if len(sub.exprs) == before {
+			break
+		}
+	}
+	if sub.bad {
+		r.bad = true
+		return
+	}
+	d.Exprs = sub.exprs
+	s := r.ts.set(name.s)
+	if s == nil {
+		s = &ruleset.Set{Name: name.s, Flags: ruleset.SetAnonymous | ruleset.SetEval}
+		if d.Timeout != 0 {
+			s.Flags |= ruleset.SetTimeout
+		}
+		r.fillKey(s, key)
+		if size != 0 {
+			s.Size, s.SizeSet = size, true
+		}
+		r.c.setID++
+		s.ID = r.c.setID
+		r.anon = append(r.anon, s)
+	}
+	d.Set, d.SetID = s.Name, s.ID
+	r.genDeps(key)
+	r.load(key)
+	r.emit(d)
+}
