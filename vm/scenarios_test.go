@@ -258,3 +258,65 @@ func TestHookOrderConntrackAndNAT(t *testing.T) {
 		}
 	}
 }
+
+// TestMasqueradeOracle: lan → wan with `oifname "wan" masquerade` in a
+// srcnat chain and a filter chain at the same priority registered later.
+// Kernel (oracle run, forward mode, 6.18): the SYN runs nat pre, fw, post2,
+// then nat post (decided by its masquerade rule); the SYN-ACK to the
+// router address is de-NATed to the client; the established packets skip
+// nat chains; counters pre 2, post 1, fw 2/1, post2 3; one entry whose
+// reply goes to 198.51.100.254.
+func TestMasqueradeOracle(t *testing.T) {
+	nat := table(ruleset.FamilyIPv4, "nat",
+		base("pre", ruleset.HookPrerouting, -100, Acc, r(3, counter())),
+		// [ meta load oifname => reg 1 ] [ cmp eq reg 1 0x006e6177 0x00000000 0x00000000 0x00000000 ] [ masq ]
+		base("post", ruleset.HookPostrouting, 100, Acc, r(4, counter()), r(5, metaLoad(ruleset.MetaOifname), cmpw(Eq, 16, 0x006e6177, 0, 0, 0), &ruleset.Masq{})))
+	nat.Chains[0].Hook.Type, nat.Chains[1].Hook.Type = "nat", "nat"
+	f := table(ruleset.FamilyINet, "f",
+		base("fw", ruleset.HookForward, 0, Drop,
+			r(3, cat(ctState(2), counter(), imm(Acc))...),
+			r(4, cat(ctState(8), metaLoad(ruleset.MetaIifname), cmpw(Eq, 16, 0x006e616c, 0, 0, 0), metaLoad(L4), cmpw(Eq, 1, 6), payload(TH, 2, 2), cmpw(Eq, 2, 0x5000), counter(), imm(Acc))...)),
+		base("post2", ruleset.HookPostrouting, 100, Acc, r(5, counter())))
+	m := machineCT(t, routerHost(), nil, nat, f)
+	specs := []struct {
+		s   testpkt.Spec
+		ifc string
+	}{
+		{testpkt.Spec{Src: "203.0.113.5", Dst: "198.51.100.7", Proto: "tcp", Sport: 40000, Dport: 80, Flags: testpkt.SYN, Seq: 100}, "lan"},
+		{testpkt.Spec{Src: "198.51.100.7", Dst: "198.51.100.254", Proto: "tcp", Sport: 80, Dport: 40000, Flags: testpkt.SYNACK, Seq: 5000, Ack: 101}, "wan"},
+		{testpkt.Spec{Src: "203.0.113.5", Dst: "198.51.100.7", Proto: "tcp", Sport: 40000, Dport: 80, Flags: testpkt.ACK, Seq: 101, Ack: 5001}, "lan"},
+		{testpkt.Spec{Src: "203.0.113.6", Dst: "198.51.100.7", Proto: "tcp", Sport: 40001, Dport: 22, Flags: testpkt.SYN, Seq: 100}, "lan"},
+	}
+	want := []string{"post:1", "post2:policy", "post2:policy", "fw:policy"}
+	for i, sp := range specs {
+		p := pkt(t, sp.s)
+		res := m.Receive(p, sp.ifc, int64(i+1)*1e7)
+		if decided(res) != want[i] {
+			t.Errorf("packet %d decided by %s, kernel %s", i, decided(res), want[i])
+		}
+		if i == 1 {
+			if _, dst := rawAddrs(p); string(dst) != string([]byte{203, 0, 113, 5}) || res.Out != "lan" {
+				t.Errorf("SYN-ACK not de-NATed: dst %v out %q", dst, res.Out)
+			}
+		}
+	}
+	counts := map[string][]uint64{"pre": {1 + 1}, "post": {1}, "fw": {2, 1}, "post2": {3}}
+	for _, tb := range m.Snapshot(1e9).Tables {
+		for _, c := range tb.Chains {
+			for i, w := range counts[c.Name] {
+				var got uint64
+				for _, e := range c.Rules[i].Exprs {
+					if x, ok := e.(*ruleset.Counter); ok {
+						got = x.Packets
+					}
+				}
+				if got != w {
+					t.Errorf("%s rule %d counter %d, kernel %d", c.Name, i, got, w)
+				}
+			}
+		}
+	}
+	if n := m.Conntrack().Count(); n != 1 {
+		t.Errorf("%d entries, kernel 1", n)
+	}
+}
