@@ -42,6 +42,18 @@ type Capture struct {
 
 	index int   // records returned so far
 	start int64 // offset of the record being read
+
+	file *countingReader // the file's own bytes (compressed, for gzip), for Progress
+	size int64           // the file's size; 0 when unknown
+}
+
+// Progress returns how many bytes of the file have been read and its size
+// (0 when unknown, e.g. a pipe), in file bytes, compressed or not.
+func (c *Capture) Progress() (read, size int64) {
+	if c.file == nil {
+		return 0, 0
+	}
+	return c.file.n, c.size
 }
 
 // countingReader counts the bytes handed to the bufio.Reader above it; the
@@ -63,12 +75,17 @@ func Open(path string) (*Capture, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := NewCapture(f)
+	fc := &countingReader{r: f}
+	c, err := NewCapture(fc)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	c.closer = f
+	c.file = fc
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		c.size = st.Size()
+	}
 	return c, nil
 }
 

@@ -32,6 +32,16 @@ type Config struct {
 	// (for `nftgo test` and library users). The Event and what it points to
 	// are reused for the next packet: copy what must be kept.
 	OnPacket func(*Event)
+	// Accepted and Dropped, when set, receive every frame by its fate as
+	// the vm left it (NAT and TTL rewrites included); the replies the host
+	// sends (reject, ICMP time exceeded) go to Accepted, or to Dropped when
+	// output or postrouting dropped them. A frame the IP layer discards is
+	// dropped; one that is not IP passes (no hook sees it). Queue and
+	// stolen count as not dropped, as in Stats.
+	Accepted, Dropped *PcapWriter
+	// Progress, when set, is called every 16384 records with the bytes of
+	// the capture file read so far and its size (0 when unknown).
+	Progress func(read, size int64)
 }
 
 // Event is one replayed packet and what happened to it.
@@ -175,6 +185,9 @@ func (r *Replay) Run(c *Capture) error {
 		if err := r.Packet(lt, data, ts); err != nil {
 			return err
 		}
+		if r.cfg.Progress != nil && r.index&16383 == 0 {
+			r.cfg.Progress(c.Progress())
+		}
 	}
 }
 
@@ -211,10 +224,20 @@ func (r *Replay) Packet(lt packet.LinkType, data []byte, ts int64) error {
 		if errors.Is(derr, packet.ErrNotIP) && Supported(lt) {
 			r.Stats.NotIP++
 			r.Stats.Accepted++
+			if w := r.cfg.Accepted; w != nil {
+				if err := w.Write(r.clock, lt, data); err != nil {
+					return err
+				}
+			}
 			return r.emitSkipped(idx, p, derr)
 		}
 		r.Stats.IPDrops++
 		r.Stats.Dropped++
+		if w := r.cfg.Dropped; w != nil {
+			if err := w.Write(r.clock, lt, data); err != nil {
+				return err
+			}
+		}
 		return r.emitIPDrop(idx, derr)
 	}
 	iface, local := r.rt.ingress(p)
@@ -237,7 +260,37 @@ func (r *Replay) Packet(lt packet.LinkType, data []byte, ts int64) error {
 		r.ev = Event{Index: idx, Time: r.clock, Packet: p, Result: &r.res, Ingress: iface, Local: local}
 		f(&r.ev)
 	}
+	if r.cfg.Accepted != nil || r.cfg.Dropped != nil {
+		if err := r.writeFate(lt, p, &res); err != nil {
+			return err
+		}
+	}
 	return r.emit(idx, p, &res, iface, local)
+}
+
+// writeFate writes the packet, then the host's reply to it, to the
+// capture of their fate.
+func (r *Replay) writeFate(lt packet.LinkType, p *packet.Packet, res *vm.Result) error {
+	w := r.cfg.Accepted
+	if res.Verdict == ruleset.VerdictDrop {
+		w = r.cfg.Dropped
+	}
+	if w != nil {
+		if err := w.Write(r.clock, lt, p.Data); err != nil {
+			return err
+		}
+	}
+	if res.Reply == nil {
+		return nil
+	}
+	w = r.cfg.Accepted
+	if res.ReplyVerdict == ruleset.VerdictDrop {
+		w = r.cfg.Dropped
+	}
+	if w == nil {
+		return nil
+	}
+	return w.WriteReply(r.clock, lt, p, res.Reply)
 }
 
 // kernelName maps the vm's drop stage to the name the verdict files use: a

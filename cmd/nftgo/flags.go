@@ -24,6 +24,11 @@ type options struct {
 	verdicts  string
 	conntrack string
 	trace     bool
+	// --write-accepted/--write-dropped: pcaps of the packets by fate;
+	// --stats: packets per second on stderr at the end.
+	writeAccepted, writeDropped string
+	stats                       bool
+	workers                     string
 
 	help, version bool
 	cmd           []string
@@ -39,13 +44,14 @@ func parseArgs(args []string) (*options, error) {
 	// value flags: long name -> destination
 	str := map[string]*string{
 		"file": &o.file, "replay": &o.replay, "verdicts": &o.verdicts, "conntrack": &o.conntrack,
+		"write-accepted": &o.writeAccepted, "write-dropped": &o.writeDropped, "workers": &o.workers,
 	}
 	list := map[string]*[]string{
 		"includepath": &o.includes, "iface": &o.ifaces, "route": &o.routes, "local": &o.locals,
 		"sysctl": &o.sysctls, "debug": &o.debug,
 	}
 	boolean := map[string]*bool{
-		"check": &o.check, "json": &o.json, "handle": &o.handles, "trace": &o.trace,
+		"check": &o.check, "json": &o.json, "handle": &o.handles, "trace": &o.trace, "stats": &o.stats,
 		"help": &o.help, "version": &o.version,
 	}
 	shortVal := map[byte]string{'f': "file", 'I': "includepath"}
@@ -153,6 +159,10 @@ Replay (nftgo's own):
       --verdicts FILE         write one JSON line per packet to FILE (- for stdout)
       --conntrack FILE        write the conntrack table as 'conntrack -L' at the end (- for stdout)
       --trace                 add each packet's path to the per-packet lines
+      --write-accepted FILE   write the packets that passed (and the host's replies) to a pcap
+      --write-dropped FILE    write the dropped packets to a pcap (same link type as the capture)
+      --stats                 print packets, seconds and packets per second on stderr at the end
+      --workers N             shard the replay by flow over N cores (docs/compatibility.md)
 
 Commands:
   list ruleset                print the ruleset (after a replay: with counters and set elements)

@@ -6,9 +6,11 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/nftgo/nftgo/compiler"
 	"github.com/nftgo/nftgo/ct"
+	"github.com/nftgo/nftgo/packet"
 	"github.com/nftgo/nftgo/replay"
 	"github.com/nftgo/nftgo/vm"
 )
@@ -75,13 +77,51 @@ func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, stderr io
 		vw = bufio.NewWriterSize(vfile, 64<<10)
 		cfg.Verdicts = vw
 	}
+	var outs []*pcapOut
+	for _, o := range []struct {
+		path string
+		dst  **replay.PcapWriter
+	}{{o.writeAccepted, &cfg.Accepted}, {o.writeDropped, &cfg.Dropped}} {
+		if o.path == "" {
+			continue
+		}
+		po, err := createPcap(o.path, capf.LinkType())
+		if err != nil {
+			return fail(err)
+		}
+		defer po.f.Close()
+		outs = append(outs, po)
+		*o.dst = po.w
+	}
+	_, size := capf.Progress()
+	bar := newProgress(stderr, o.replay, size)
+	if bar != nil {
+		cfg.Progress = bar.update
+	}
 	r, err := replay.New(c.Ruleset, cfg)
 	if err != nil {
 		return fail(err)
 	}
 	first = &r.Stats.First
-	if err := r.Run(capf); err != nil {
+	t0 := time.Now()
+	err = r.Run(capf)
+	elapsed := time.Since(t0)
+	bar.done()
+	if err != nil {
 		return fail(err)
+	}
+	for _, po := range outs {
+		if err := po.close(); err != nil {
+			return fail(err)
+		}
+		if n := po.w.Skipped; n > 0 {
+			fmt.Fprintf(stderr, "nftgo: %s: %d frames of another link type than %d left out\n", po.path, n, po.w.Link)
+		}
+	}
+	if o.stats {
+		pps := float64(r.Stats.Packets) / elapsed.Seconds()
+		fmt.Fprintf(stderr, "nftgo: replayed %d packets in %.3f s: %.0f packets/s (%.1f ns/packet, reading and output included)\n",
+			r.Stats.Packets, elapsed.Seconds(), pps, float64(elapsed.Nanoseconds())/float64(max(r.Stats.Packets, 1)))
 	}
 	if vw != nil {
 		if err := vw.Flush(); err != nil {
@@ -114,6 +154,33 @@ func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, stderr io
 		}
 	}
 	return 0
+}
+
+// pcapOut is one --write-accepted/--write-dropped file.
+type pcapOut struct {
+	path string
+	f    *os.File
+	w    *replay.PcapWriter
+}
+
+func createPcap(path string, lt packet.LinkType) (*pcapOut, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	w, err := replay.NewPcapWriter(f, lt)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &pcapOut{path: path, f: f, w: w}, nil
+}
+
+func (p *pcapOut) close() error {
+	if err := p.w.Flush(); err != nil {
+		return err
+	}
+	return p.f.Close()
 }
 
 func writeConntrack(path string, t *ct.Table, now int64, stdout *bufio.Writer, human bool) error {
