@@ -79,9 +79,7 @@ func (m *machine) rejectEval(in *insn) {
 
 // NF_QUEUE verdict layout (include/uapi/linux/netfilter.h).
 const (
-	queueBypass     = 0x8000
 	queueFlagBypass = 1
-	queueFlagFanout = 2
 )
 
 // queueEval hands the packet to a userspace queue: the queue number travels
@@ -89,12 +87,12 @@ const (
 //
 // Ref: net/netfilter/nft_queue.c — nft_queue_eval, nft_queue_sreg_eval.
 func (m *machine) queueEval(in *insn) {
+	// With several queues the kernel picks by CPU (fanout: nftgo is CPU
+	// 0, so the first queue) or by a flow hash seeded at boot, which no
+	// replay can reproduce; both give the first queue here.
 	num := uint32(in.key)
 	if in.aux2 != 0 {
 		num = m.load32(in.sreg)
-	} else if total := in.off; total > 1 {
-		// CPU fanout or flow hash: nftgo is one CPU, so the first queue.
-		_ = total
 	}
 	m.res.QueueNum = uint16(num)
 	m.res.QueueBypass = in.aux&queueFlagBypass != 0
