@@ -43,6 +43,8 @@ type rctx struct {
 	// none (nft's th_dep.icmp.type); depIcmpType the one of the stored
 	// dependency (payload_dep_ctx icmp_type).
 	icmpType, depIcmpType int
+	// vlans counts the stacked VLAN headers the context has seen
+	vlans int
 	// deps holds the index in stmts of the match a field of base b
 	// depends on (nft's pdeps[b+1]); deps[3] is the transport header's
 	// own protocol key (icmp type). -1 for none.

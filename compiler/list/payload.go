@@ -19,8 +19,14 @@ func (c *rctx) protoFor(base ruleset.PayloadBase) *protoDesc {
 // Ref: nftables src/payload.c — get_stacked_desc
 func (c *rctx) protoAt(base ruleset.PayloadBase, off int) *protoDesc {
 	d := c.protoFor(base)
-	if base == ruleset.BaseLink && d == protoVLAN && off < 112 {
-		return protoEth
+	if base == ruleset.BaseLink && d == protoVLAN {
+		if off < 112 {
+			return protoEth
+		}
+		// each stacked 802.1Q/802.1ad header is 32 bits further in
+		if k := (off - 112) / 32; k > 0 && k < c.vlans && vlanAt(k) != nil {
+			return vlanAt(k)
+		}
 	}
 	if d == nil && base == ruleset.BaseTransport {
 		// nft's proto_th: the ports of any transport header
@@ -76,7 +82,7 @@ func (c *rctx) killDep(p *payloadExpr) {
 					return
 				}
 				if p.base == ruleset.BaseLink {
-					if dp.proto == protoVLAN {
+					if dp.proto != nil && dp.proto.name == "vlan" {
 						return
 					}
 					if dp.proto == protoEth {
@@ -120,7 +126,7 @@ func (c *rctx) storeDep(idx int, p *payloadExpr, v uint64) {
 		}
 	}
 	slot := int(p.base) + 1
-	if (p.proto == protoEth || p.proto == protoVLAN) && (v == 0x8100 || v == 0x88a8) {
+	if (p.proto == protoEth || p.proto != nil && p.proto.name == "vlan") && (v == 0x8100 || v == 0x88a8) {
 		// a stacked header: the dependency belongs to the link layer
 		// Ref: nftables src/payload.c — payload_is_stacked
 		slot = int(p.base)
@@ -139,10 +145,11 @@ func (c *rctx) pctxUpdate(p *payloadExpr, v uint64) {
 		return
 	}
 	switch p.proto {
-	case protoEth, protoVLAN:
+	case protoEth, protoVLAN, stackedVLANs[0], stackedVLANs[1]:
 		if n := networkByEtherType(v); n != nil {
 			if n == protoVLAN {
 				c.proto[ruleset.BaseLink] = protoVLAN
+				c.vlans++
 			} else {
 				c.proto[ruleset.BaseNetwork] = n
 			}
@@ -330,4 +337,30 @@ func (c *rctx) subFieldAligned(raw *payloadExpr, mask []byte, d *protoDesc) (*pa
 		return nil, 0, false
 	}
 	return &payloadExpr{proto: d, f: f, base: raw.base, off: f.off, bits: f.bits}, raw.bits - lead - ones, true
+}
+
+// stackedVLANs are the second and third VLAN headers of a QinQ frame,
+// built once at start-up.
+var stackedVLANs = func() []*protoDesc {
+	var out []*protoDesc
+	for n := 1; n <= 2; n++ {
+		d := &protoDesc{name: "vlan", base: ruleset.BaseLink, protoKey: protoVLAN.protoKey}
+		for _, f := range protoVLAN.fields {
+			f.off += 32 * n
+			d.fields = append(d.fields, f)
+		}
+		out = append(out, d)
+	}
+	return out
+}()
+
+// vlanAt is the VLAN header description k headers deep (0: the first).
+func vlanAt(k int) *protoDesc {
+	if k <= 0 {
+		return protoVLAN
+	}
+	if k > len(stackedVLANs) {
+		return nil
+	}
+	return stackedVLANs[k-1]
 }
