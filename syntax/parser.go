@@ -10,7 +10,7 @@ import (
 
 var parser = participle.MustBuild[File](
 	participle.Lexer(Lexer),
-	participle.UseLookahead(2),
+	participle.UseLookahead(1),
 )
 
 // Parse parses one nft file. Errors are *Error values printed in nft's shape.
