@@ -2,7 +2,11 @@ package vm
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/google/gopacket/pcapgo"
 
 	"github.com/nftgo/nftgo/internal/testpkt"
 	"github.com/nftgo/nftgo/packet"
@@ -115,4 +119,58 @@ func flowPackets(tb testing.TB) []flowPkt {
 		out = append(out, flowPkt{p: p, orig: append([]byte(nil), p.Data...), iface: ifc})
 	}
 	return out
+}
+
+// BenchmarkReplayReal replays every packet of the plain pcaps in
+// ../shared/data/pcaps/real (decoded once, copied back before each run)
+// through statefulTen with conntrack: per-packet cost of the vm and ct on
+// real traffic, capture reading excluded.
+func BenchmarkReplayReal(b *testing.B) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "shared", "data", "pcaps", "real", "*.pcap"))
+	type rec struct {
+		lt   packet.LinkType
+		data []byte
+		ts   int64
+	}
+	var recs []rec
+	for _, fn := range files {
+		f, err := os.Open(fn)
+		if err != nil {
+			continue
+		}
+		rd, err := pcapgo.NewReader(f)
+		if err != nil {
+			f.Close()
+			continue
+		}
+		for {
+			d, ci, err := rd.ReadPacketData()
+			if err != nil {
+				break
+			}
+			recs = append(recs, rec{packet.LinkType(rd.LinkType()), d, ci.Timestamp.UnixNano()})
+		}
+		f.Close()
+	}
+	if len(recs) == 0 {
+		b.Skip("no captures")
+	}
+	m := machineCTb(b, statefulTen())
+	buf := make([]byte, 0, 65536)
+	var p packet.Packet
+	b.ReportAllocs()
+	ct := startCPU(b)
+	now := int64(0)
+	for i := 0; i < b.N; i++ {
+		r := &recs[i%len(recs)]
+		buf = append(buf[:0], r.data...)
+		if p.Decode(r.lt, buf) != nil {
+			continue
+		}
+		now += 1000
+		m.Advance(now)
+		m.Receive(&p, "", now)
+	}
+	ct.stop()
+	b.ReportMetric(float64(len(recs)), "packets")
 }

@@ -155,3 +155,28 @@ func TestDefrag6(t *testing.T) {
 		t.Errorf("reassembled: len %d next header %d, want %d and 17", p.Len(), p.Network()[6], len(whole))
 	}
 }
+
+// TestNoAllocsFragments: steady fragmented traffic reuses the queue, piece
+// and reassembly buffers.
+func TestNoAllocsFragments(t *testing.T) {
+	whole := testpkt.MustBuild(testpkt.Spec{Src: "203.0.113.5", Dst: "198.51.100.7", Proto: "udp", Sport: 5000, Dport: 53, IPID: 77, Payload: make([]byte, 1000)})
+	frags := fragments4(t, whole, 512)
+	m := machineCT(t, routerHost(), nil, statefulTen())
+	bufs := [][]byte{make([]byte, len(frags[0])), make([]byte, len(frags[1]))}
+	var p packet.Packet
+	now := int64(1e18)
+	run := func() {
+		for i, f := range frags {
+			copy(bufs[i], f)
+			if p.Decode(packet.LinkRaw, bufs[i]) != nil {
+				t.Fatal("decode")
+			}
+			now += 1e6
+			m.Receive(&p, "lan", now)
+		}
+	}
+	run()
+	if allocs := testing.AllocsPerRun(100, run); allocs != 0 {
+		t.Errorf("%v allocations per fragment pair", allocs)
+	}
+}

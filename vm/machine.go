@@ -104,6 +104,9 @@ type machine struct {
 	natChains [2][5][]int
 	ctActive  bool
 	frags     map[fragKey]*fragQueue
+	qFree     []*fragQueue
+	bufFree   [][]byte
+	reasm     []byte
 	trace     func(TraceEvent)
 	ct        *ct.Table
 	host      host

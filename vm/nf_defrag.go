@@ -2,7 +2,6 @@ package vm
 
 import (
 	"encoding/binary"
-	"sort"
 
 	"github.com/nftgo/nftgo/packet"
 )
@@ -110,7 +109,7 @@ func (m *machine) fragAdd(k fragKey, off int, more bool, payload []byte, hdrLen,
 	}
 	q := m.frags[k]
 	if q != nil && m.now >= q.expires {
-		delete(m.frags, k)
+		m.fragDrop(k, q)
 		q = nil
 	}
 	if q == nil {
@@ -118,13 +117,14 @@ func (m *machine) fragAdd(k fragKey, off int, more bool, payload []byte, hdrLen,
 		if k.v6 {
 			to = fragTimeout6
 		}
-		q = &fragQueue{total: -1, expires: m.now + to}
+		q = m.newFragQueue()
+		q.total, q.expires = -1, m.now+to
 		m.frags[k] = q
 	}
 	end := off + len(payload)
 	if !more {
 		if q.total >= 0 && q.total != end {
-			delete(m.frags, k)
+			m.fragDrop(k, q)
 			return false
 		}
 		q.total = end
@@ -139,13 +139,13 @@ func (m *machine) fragAdd(k fragKey, off int, more bool, payload []byte, hdrLen,
 		}
 		if off < pc.off+len(pc.data) && pc.off < end {
 			// Overlap: the whole datagram is discarded.
-			delete(m.frags, k)
+			m.fragDrop(k, q)
 			return false
 		}
 	}
-	q.pieces = append(q.pieces, fragPiece{off, append([]byte(nil), payload...)})
+	q.pieces = append(q.pieces, fragPiece{off, append(m.fragBuf(len(payload)), payload...)})
 	if off == 0 {
-		q.head = append([]byte(nil), p.Data[:p.NetOff+hdrLen]...)
+		q.head = append(q.head[:0], p.Data[:p.NetOff+hdrLen]...)
 		q.netOff, q.macOff, q.macLen, q.nextOff = p.NetOff, p.MACOff, p.MACLen, nextAt
 		if nextAt >= 0 {
 			q.nextOff = p.NetOff + nextAt
@@ -157,7 +157,12 @@ func (m *machine) fragAdd(k fragKey, off int, more bool, payload []byte, hdrLen,
 	if q.total < 0 || q.head == nil {
 		return false
 	}
-	sort.Slice(q.pieces, func(i, j int) bool { return q.pieces[i].off < q.pieces[j].off })
+	// Insertion sort: a handful of pieces, and sort.Slice allocates.
+	for i := 1; i < len(q.pieces); i++ {
+		for j := i; j > 0 && q.pieces[j].off < q.pieces[j-1].off; j-- {
+			q.pieces[j], q.pieces[j-1] = q.pieces[j-1], q.pieces[j]
+		}
+	}
 	at := 0
 	for _, pc := range q.pieces {
 		if pc.off != at {
@@ -168,15 +173,54 @@ func (m *machine) fragAdd(k fragKey, off int, more bool, payload []byte, hdrLen,
 	if at != q.total {
 		return false
 	}
+	ok := m.fragReasm(q, k.v6)
+	m.fragDrop(k, q)
+	return ok
+}
+
+// Fragment memory is recycled: a queue's pieces return to a free list
+// when it completes or dies, and one buffer holds the last reassembled
+// datagram (valid until the next reassembly), so steady fragmented traffic
+// does not allocate.
+func (m *machine) newFragQueue() *fragQueue {
+	if n := len(m.qFree); n > 0 {
+		q := m.qFree[n-1]
+		m.qFree = m.qFree[:n-1]
+		return q
+	}
+	return &fragQueue{}
+}
+
+func (m *machine) fragBuf(n int) []byte {
+	for i := len(m.bufFree) - 1; i >= 0; i-- {
+		if b := m.bufFree[i]; cap(b) >= n {
+			m.bufFree[i] = m.bufFree[len(m.bufFree)-1]
+			m.bufFree = m.bufFree[:len(m.bufFree)-1]
+			return b[:0]
+		}
+	}
+	return make([]byte, 0, max(n, 2048))
+}
+
+func (m *machine) fragDrop(k fragKey, q *fragQueue) {
 	delete(m.frags, k)
-	return m.fragReasm(q, k.v6)
+	for _, pc := range q.pieces {
+		if len(m.bufFree) < 256 {
+			m.bufFree = append(m.bufFree, pc.data[:0])
+		}
+	}
+	q.pieces = q.pieces[:0]
+	q.head = q.head[:0]
+	q.total = -1
+	if len(m.qFree) < 64 {
+		m.qFree = append(m.qFree, q)
+	}
 }
 
 // fragReasm makes p the reassembled datagram: the first fragment's headers,
 // lengths and (IPv4) checksum fixed, fragment fields cleared.
 func (m *machine) fragReasm(q *fragQueue, v6 bool) bool {
-	buf := make([]byte, 0, len(q.head)+q.total)
-	buf = append(buf, q.head...)
+	buf := append(m.reasm[:0], q.head...)
 	for _, pc := range q.pieces {
 		buf = append(buf, pc.data...)
 	}
@@ -196,6 +240,7 @@ func (m *machine) fragReasm(q *fragQueue, v6 bool) bool {
 		}
 		binary.BigEndian.PutUint16(nh[4:], uint16(len(nh)-40))
 	}
+	m.reasm = buf
 	var tmp packet.Packet
 	if err := tmp.Decode(packet.LinkRaw, nh); err != nil {
 		return false
@@ -210,7 +255,7 @@ func (m *machine) fragReasm(q *fragQueue, v6 bool) bool {
 func (m *machine) fragExpire(now int64) {
 	for k, q := range m.frags {
 		if now >= q.expires {
-			delete(m.frags, k)
+			m.fragDrop(k, q)
 		}
 	}
 }
