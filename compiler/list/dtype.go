@@ -458,10 +458,10 @@ func valueJSON(d *dtype, data []byte, o byteorder, bits int, m pmode) any {
 	switch d.kind {
 	case kDate, kHour:
 		return strings.Trim(valueText(d, data, o, bits, m), "\"")
-	case kInteger, kHex, kHexPlain, kTime, kIfindex:
-		if d.kind == kIfindex && toUint(data, o) == 1 {
-			return "lo"
-		}
+	case kIfindex:
+		// iface_index has a print function: JSON gets its text
+		return strings.Trim(valueText(d, data, o, bits, m), "\"")
+	case kInteger, kHex, kHexPlain, kTime:
 		if d.kind == kTime {
 			return toUint(data, o) / 1000
 		}

@@ -226,14 +226,8 @@ func (c *ctExpr) json() any {
 	if d := c.dirName(); d != "" {
 		o = append(o, jkv{"dir", d})
 	}
-	if c.key == ruleset.CtSrc || c.key == ruleset.CtDst {
-		switch c.family {
-		case ruleset.FamilyIPv4:
-			o = append(o, jkv{"family", "ip"})
-		case ruleset.FamilyIPv6:
-			o = append(o, jkv{"family", "ip6"})
-		}
-	}
+	// no "family": nft 1.0.6 lists `ct original ip saddr` as
+	// {"key": "saddr", "dir": "original"} (observed)
 	return jobj{{"ct", o}}
 }
 
