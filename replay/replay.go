@@ -171,16 +171,8 @@ func (r *Replay) Now() int64 { return r.clock }
 func (r *Replay) Run(c *Capture) error {
 	for {
 		data, ts, lt, err := c.Next()
-		if err == io.EOF {
-			return nil
-		}
-		var st *Stopped
-		if errors.As(err, &st) {
-			r.Stats.Stopped = st
-			return nil
-		}
 		if err != nil {
-			return err
+			return r.stop(err)
 		}
 		if err := r.Packet(lt, data, ts); err != nil {
 			return err
@@ -189,6 +181,20 @@ func (r *Replay) Run(c *Capture) error {
 			r.cfg.Progress(c.Progress())
 		}
 	}
+}
+
+// stop ends Run on a reader error. It is a function of its own so that
+// errors.As's target, which escapes, is not allocated per record.
+func (r *Replay) stop(err error) error {
+	if err == io.EOF {
+		return nil
+	}
+	var st *Stopped
+	if errors.As(err, &st) {
+		r.Stats.Stopped = st
+		return nil
+	}
+	return err
 }
 
 // Packet replays one frame captured at ts (ns). data must stay unchanged

@@ -79,10 +79,46 @@ func appendHostPort(b []byte, a netip.Addr, port uint16) []byte {
 		b = a.AppendTo(b)
 		b = append(b, ']')
 	} else {
-		b = a.AppendTo(b)
+		b = appendIPv4(b, a.As4())
 	}
 	b = append(b, ':')
-	return strconv.AppendUint(b, uint64(port), 10)
+	return appendPort(b, port)
+}
+
+// decByte holds the decimal text of every byte value: a dotted quad is
+// four table copies instead of netip's digit loop (the per-packet line is
+// most of the human-readable replay's cost).
+var decByte = func() (t [256]string) {
+	for i := range t {
+		t[i] = strconv.Itoa(i)
+	}
+	return t
+}()
+
+func appendIPv4(b []byte, a [4]byte) []byte {
+	b = append(b, decByte[a[0]]...)
+	b = append(b, '.')
+	b = append(b, decByte[a[1]]...)
+	b = append(b, '.')
+	b = append(b, decByte[a[2]]...)
+	b = append(b, '.')
+	return append(b, decByte[a[3]]...)
+}
+
+// appendPort appends a 16-bit number in decimal without strconv's
+// general path.
+func appendPort(b []byte, v uint16) []byte {
+	var d [5]byte
+	i := len(d)
+	for {
+		i--
+		d[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			break
+		}
+	}
+	return append(b, d[i:]...)
 }
 
 // appendTCPFlags prints the flags in tcpdump's letters, "." for ACK.
