@@ -133,8 +133,7 @@ var (
 		syms: symtab("binding-refresh-request", 0, "home-test-init", 1, "careof-test-init", 2, "home-test", 3,
 			"careof-test", 4, "binding-update", 5, "binding-acknowledgement", 6, "binding-error", 7,
 			"fast-binding-update", 8, "fast-binding-acknowledgement", 9, "fast-binding-advertisement", 10,
-			"fast-neighbor-advertisement", 11, "handover-initiate", 12, "handover-acknowledgement", 13,
-			"duplicate-address-detection", 14, "binding-revocation-indication", 15)}
+			"experimental-mobility-header", 11, "home-agent-switch-message", 12)}
 	tDCCPType = &dtype{name: "dccp_pkttype", id: 16, bits: 4, kind: kInt,
 		syms: symtab("request", 0, "response", 1, "data", 2, "ack", 3, "dataack", 4, "closereq", 5, "close", 6,
 			"reset", 7, "sync", 8, "syncack", 9)}

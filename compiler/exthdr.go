@@ -122,6 +122,14 @@ func (r *rulectx) exthdrPrimary(t0 tok) (*xexpr, bool) {
 		d := ipv6Exthdrs[t0.s]
 		ft := r.next()
 		name := ft.s
+		if (name == "sid" || name == "addr") && r.peek().s == "[" {
+			r.next()
+			name += "[" + r.next().s
+			if r.peek().s == "]" {
+				r.next()
+				name += "]"
+			}
+		}
 		if (t0.s == "srh" && strings.HasPrefix(name, "sid[")) || (t0.s == "rt0" && strings.HasPrefix(name, "addr[")) {
 			i := strings.IndexByte(name, '[')
 			n, err := strconv.Atoi(strings.TrimSuffix(name[i+1:], "]"))

@@ -11,6 +11,7 @@ package compiler
 
 import (
 	"bytes"
+	"fmt"
 	"math/big"
 	"strings"
 
@@ -99,6 +100,8 @@ type rulectx struct {
 	logTok   tok
 	// terminal is set after a statement that ends rule evaluation.
 	terminal bool
+	// loadStart is where the current key's loads begin in exprs.
+	loadStart int
 	// lastStart/lastEnd delimit the previous statement.
 	lastStart, lastEnd tok
 	// lastTok is the end of the rule, for "unexpected newline" errors.
@@ -658,7 +661,27 @@ func (r *rulectx) lookup(lhs *xexpr, op string, s *ruleset.Set, at tok) {
 // intervalOrder converts a host-order key to big-endian before an interval
 // lookup, as the interval backends compare with memcmp.
 func (r *rulectx) intervalOrder(lhs *xexpr, s *ruleset.Set, reg ruleset.Register) {
-	if s.Flags&ruleset.SetInterval == 0 || lhs.kind == xConcat {
+	if s.Flags&ruleset.SetInterval == 0 {
+		return
+	}
+	if lhs.kind == xConcat {
+		// Each host-order field is converted right after its load.
+		var out []ruleset.Expr
+		slot := 0
+		fi := 0
+		for _, e := range r.exprs[r.loadStart:] {
+			out = append(out, e)
+			if fi < len(lhs.fields) && loadsInto(e, regFor(slot)) {
+				f := lhs.fields[fi]
+				if f.order == hostEndian && f.dt.kind != kString && f.bytesLen() > 1 {
+					n := uint32(f.bytesLen())
+					out = append(out, &ruleset.Byteorder{Op: ruleset.HtoN, SReg: regFor(slot), DReg: regFor(slot), Len: n, Size: n})
+				}
+				slot += (f.bytesLen() + 3) / 4
+				fi++
+			}
+		}
+		r.exprs = append(r.exprs[:r.loadStart], out...)
 		return
 	}
 	if lhs.order == hostEndian && lhs.dt.kind != kString && lhs.bytesLen() > 1 {
@@ -681,7 +704,27 @@ func (r *rulectx) load(x *xexpr) ruleset.Register {
 	return r.loadAt(x, 0)
 }
 
+// loadsInto reports whether e is a key load into reg.
+func loadsInto(e ruleset.Expr, reg ruleset.Register) bool {
+	switch x := e.(type) {
+	case *ruleset.Payload:
+		return x.DReg == reg
+	case *ruleset.Meta:
+		return !x.Set && x.DReg == reg
+	case *ruleset.Ct:
+		return !x.Set && x.DReg == reg
+	case *ruleset.Exthdr:
+		return x.DReg == reg
+	case *ruleset.Generic:
+		return strings.Contains(x.Body, fmt.Sprintf("reg %d ", reg))
+	}
+	return false
+}
+
 func (r *rulectx) loadAt(x *xexpr, slot int) ruleset.Register {
+	if slot == 0 {
+		r.loadStart = len(r.exprs)
+	}
 	reg := regFor(slot)
 	switch x.kind {
 	case xConcat:

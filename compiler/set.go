@@ -214,11 +214,12 @@ func encodeElemsMerge(key *xexpr, interval bool, elems []elem, merge bool) []*ru
 	}
 	if key.kind == xConcat {
 		for _, e := range elems {
-			el := mk(e, e.key.from)
-			el.KeyEnd = e.key.to
+			from, to := e.key.from, e.key.to
 			if !e.key.isRange {
-				el.KeyEnd = e.key.from
+				to = from
 			}
+			el := mk(e, concatBE(key, from))
+			el.KeyEnd = concatBE(key, to)
 			out = append(out, el)
 		}
 		return out
@@ -757,4 +758,19 @@ func splitColonWord(key *xexpr, et []tok) []tok {
 		return append(out, et[i+1:]...)
 	}
 	return et
+}
+
+// concatBE puts host-order fields of an interval concatenation in network
+// order, as the interval backend compares keys with memcmp.
+func concatBE(key *xexpr, b []byte) []byte {
+	out := append([]byte(nil), b...)
+	off := 0
+	for _, f := range key.fields {
+		n := f.bytesLen()
+		if f.order == hostEndian && f.dt.kind != kString && n > 1 && off+n <= len(out) {
+			copy(out[off:off+n], reverse(out[off:off+n]))
+		}
+		off += (n + 3) &^ 3
+	}
+	return out
 }
