@@ -107,6 +107,8 @@ type machine struct {
 	qFree     []*fragQueue
 	bufFree   [][]byte
 	reasm     []byte
+	fragMem   int
+	freeBytes int
 	trace     func(TraceEvent)
 	ct        *ct.Table
 	host      host

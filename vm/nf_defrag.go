@@ -20,6 +20,10 @@ import (
 const (
 	fragTimeout4 = 30e9
 	fragTimeout6 = 60e9
+	// fragHighThresh is ipfrag_high_thresh (and nf_conntrack_frag6_high_thresh):
+	// past it new fragments are dropped. The kernel counts skb truesize;
+	// nftgo counts payload bytes.
+	fragHighThresh = 4 << 20
 )
 
 type fragKey struct {
@@ -107,6 +111,9 @@ func (m *machine) fragAdd(k fragKey, off int, more bool, payload []byte, hdrLen,
 	if m.frags == nil {
 		m.frags = map[fragKey]*fragQueue{}
 	}
+	if m.fragMem+len(payload) > fragHighThresh {
+		return false
+	}
 	q := m.frags[k]
 	if q != nil && m.now >= q.expires {
 		m.fragDrop(k, q)
@@ -144,6 +151,7 @@ func (m *machine) fragAdd(k fragKey, off int, more bool, payload []byte, hdrLen,
 		}
 	}
 	q.pieces = append(q.pieces, fragPiece{off, append(m.fragBuf(len(payload)), payload...)})
+	m.fragMem += len(payload)
 	if off == 0 {
 		q.head = append(q.head[:0], p.Data[:p.NetOff+hdrLen]...)
 		q.netOff, q.macOff, q.macLen, q.nextOff = p.NetOff, p.MACOff, p.MACLen, nextAt
@@ -196,6 +204,7 @@ func (m *machine) fragBuf(n int) []byte {
 		if b := m.bufFree[i]; cap(b) >= n {
 			m.bufFree[i] = m.bufFree[len(m.bufFree)-1]
 			m.bufFree = m.bufFree[:len(m.bufFree)-1]
+			m.freeBytes -= cap(b)
 			return b[:0]
 		}
 	}
@@ -205,8 +214,11 @@ func (m *machine) fragBuf(n int) []byte {
 func (m *machine) fragDrop(k fragKey, q *fragQueue) {
 	delete(m.frags, k)
 	for _, pc := range q.pieces {
-		if len(m.bufFree) < 256 {
+		m.fragMem -= len(pc.data)
+		// Keep as much free buffer space as the queues may hold.
+		if m.freeBytes+cap(pc.data) <= fragHighThresh {
 			m.bufFree = append(m.bufFree, pc.data[:0])
+			m.freeBytes += cap(pc.data)
 		}
 	}
 	q.pieces = q.pieces[:0]
