@@ -88,8 +88,10 @@ type Result struct {
 	// last base chain it traversed); nil when no base chain saw it.
 	Decided *Decision
 	// KernelDrop names the stage that dropped the packet outside nf_tables
-	// ("prerouting" for conntrack, e.g. a full table; "routing"; "input";
-	// "postrouting"), empty otherwise.
+	// ("prerouting" or "output" for conntrack, e.g. a full table;
+	// "routing"; "input"/"postrouting" for a failed confirm; "defrag" for
+	// a fragment held for reassembly, with Verdict VerdictStolen), empty
+	// otherwise.
 	KernelDrop string
 	// Hook path, for traces: Out is the egress interface ("" when delivered
 	// locally or dropped).

@@ -260,7 +260,12 @@ func (m *machine) runEntries(ents []hookEntry, h ruleset.Hook, stage string) boo
 			}
 		case entDefrag:
 			if !m.defrag(h == ruleset.HookOutput) {
+				// Held (or dropped) by defrag outside nf_tables; the
+				// kernel oracle classes it as a kernel drop in
+				// prerouting, though a held fragment leaves later as
+				// part of its datagram.
 				m.res.Verdict = ruleset.VerdictStolen
+				m.res.KernelDrop = "defrag"
 				return false
 			}
 		case entCtIn:
