@@ -100,6 +100,8 @@ type rulectx struct {
 	logTok   tok
 	// terminal is set after a statement that ends rule evaluation.
 	terminal bool
+	// stmtAnon is len(anon) when the current statement began.
+	stmtAnon int
 	// loadStart is where the current key's loads begin in exprs.
 	loadStart int
 	// lastStart/lastEnd delimit the previous statement.
@@ -228,6 +230,7 @@ func (c *compiler) rule(ts *tableState, ch *ruleset.Chain, terms []*syntax.Term,
 			break
 		}
 		r.lastStart = r.peek()
+		r.stmtAnon = len(r.anon)
 		r.stmt()
 		if r.i > 0 {
 			r.lastEnd = r.toks[r.i-1]
@@ -238,6 +241,7 @@ func (c *compiler) rule(ts *tableState, ch *ruleset.Chain, terms []*syntax.Term,
 		return
 	}
 	r.exprs = mergePayloads(r.exprs)
+	r.nameAnon()
 	rule := &ruleset.Rule{Exprs: r.exprs, Comment: comment}
 	for _, s := range r.anon {
 		s.Handle = ts.handle()
@@ -850,6 +854,14 @@ func (r *rulectx) icmpTypeDep(x *xexpr) {
 	}
 	r.icmpType = true
 	r.emit(&ruleset.Payload{Base: ruleset.BaseTransport, Offset: 0, Len: 1, DReg: 1})
+	defer func() {
+		// The dependency's set goes before the statement's own sets.
+		if n := len(r.anon); n > r.stmtAnon+1 && r.anon[n-1].Flags&ruleset.SetAnonymous != 0 {
+			dep := r.anon[n-1]
+			copy(r.anon[r.stmtAnon+1:], r.anon[r.stmtAnon:n-1])
+			r.anon[r.stmtAnon] = dep
+		}
+	}()
 	if len(types) == 1 {
 		r.emit(&ruleset.Cmp{Op: ruleset.CmpEq, SReg: 1, Data: types})
 		return

@@ -47,22 +47,61 @@ func keyTypeName(x *xexpr) string {
 	return x.dt.name
 }
 
+// newAnon makes an anonymous set with a provisional name; nameAnon gives
+// the final one in batch order, as the kernel numbers them.
 func (r *rulectx) newAnon(prefix string) *ruleset.Set {
-	ts := r.ts
-	n := 0
-	switch prefix {
-	case "__set":
-		n = ts.anonSet
-		ts.anonSet++
-	case "__map":
-		n = ts.anonMap
-		ts.anonMap++
-	default:
-		n = ts.anonObj
-		ts.anonObj++
-	}
 	r.c.setID++
-	return &ruleset.Set{Name: fmt.Sprintf("%s%d", prefix, n), ID: r.c.setID}
+	return &ruleset.Set{Name: fmt.Sprintf("%s#%d", prefix, r.c.setID), ID: r.c.setID}
+}
+
+// nameAnon numbers the rule's anonymous sets per table in batch order
+// (nf_tables_set_alloc_name picks the lowest free __set%d) and renames
+// the references to them.
+func (r *rulectx) nameAnon() {
+	ren := map[string]string{}
+	for _, s := range r.anon {
+		i := strings.IndexByte(s.Name, '#')
+		if i < 0 {
+			continue
+		}
+		prefix := s.Name[:i]
+		var n int
+		switch prefix {
+		case "__set":
+			n = r.ts.anonSet
+			r.ts.anonSet++
+		case "__map":
+			n = r.ts.anonMap
+			r.ts.anonMap++
+		default:
+			n = r.ts.anonObj
+			r.ts.anonObj++
+		}
+		name := fmt.Sprintf("%s%d", prefix, n)
+		ren[s.Name] = name
+		s.Name = name
+	}
+	var fix func(es []ruleset.Expr)
+	fix = func(es []ruleset.Expr) {
+		for _, e := range es {
+			switch x := e.(type) {
+			case *ruleset.Lookup:
+				if n, ok := ren[x.Set]; ok {
+					x.Set = n
+				}
+			case *ruleset.Dynset:
+				if n, ok := ren[x.Set]; ok {
+					x.Set = n
+				}
+				fix(x.Exprs)
+			case *ruleset.Objref:
+				if n, ok := ren[x.SetName]; ok {
+					x.SetName = n
+				}
+			}
+		}
+	}
+	fix(r.exprs)
 }
 
 // parseElems reads set-literal elements against key (and data for maps).
