@@ -113,6 +113,7 @@ type params struct {
 	tcp                          [tcpTimeoutMax]uint32 // jiffies
 	udp, udpStream, icmp, icmpv6 uint32
 	generic, gre, greStream      uint32
+	sctp                         [sctpMax]uint32
 	checksum, loose, beLiberal   bool
 	ignoreInvalidRST, acct       bool
 	maxRetrans                   uint8
@@ -146,6 +147,15 @@ func NewTable(cfg Config) *Table {
 	p.icmp = j("nf_conntrack_icmp_timeout")
 	p.icmpv6 = j("nf_conntrack_icmpv6_timeout")
 	p.generic = j("nf_conntrack_generic_timeout")
+	p.sctp[sctpClosed] = j("nf_conntrack_sctp_timeout_closed")
+	p.sctp[sctpNone] = p.sctp[sctpClosed]
+	p.sctp[sctpCookieWait] = j("nf_conntrack_sctp_timeout_cookie_wait")
+	p.sctp[sctpCookieEchoed] = j("nf_conntrack_sctp_timeout_cookie_echoed")
+	p.sctp[sctpEstablished] = j("nf_conntrack_sctp_timeout_established")
+	p.sctp[sctpShutdownSent] = j("nf_conntrack_sctp_timeout_shutdown_sent")
+	p.sctp[sctpShutdownRecd] = j("nf_conntrack_sctp_timeout_shutdown_recd")
+	p.sctp[sctpShutdownAckSent] = j("nf_conntrack_sctp_timeout_shutdown_ack_sent")
+	p.sctp[sctpHeartbeatSent] = j("nf_conntrack_sctp_timeout_heartbeat_sent")
 	p.gre = j("nf_conntrack_gre_timeout")
 	p.greStream = j("nf_conntrack_gre_timeout_stream")
 	p.checksum = cfg.sysctl("nf_conntrack_checksum") != 0
@@ -695,6 +705,8 @@ func (t *Table) packet(c *Conn, p *packet.Packet, l4 []byte, info Info, hook uin
 		}
 	case packet.ProtoGRE:
 		return t.grePacket(c, p, info, j)
+	case packet.ProtoSCTP:
+		return t.sctpPacket(c, p, l4, info, hook, j)
 	}
 	return t.genericPacket(c, p, info, j)
 }

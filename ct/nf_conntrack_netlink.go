@@ -110,9 +110,15 @@ func (t *Table) appendEntry(b []byte, idx uint32, j uint32, events uint16) []byt
 		b = strconv.AppendUint(b, uint64(rem/hz), 10)
 		b = append(b, ' ')
 	}
-	if c.orig.Proto == packet.ProtoTCP && (list || destroy || events&evProtoinfo != 0) {
-		b = append(b, tcpStateNames[c.tcp.state]...)
-		b = append(b, ' ')
+	if list || destroy || events&evProtoinfo != 0 {
+		switch c.orig.Proto {
+		case packet.ProtoTCP:
+			b = append(b, tcpStateNames[c.tcp.state]...)
+			b = append(b, ' ')
+		case packet.ProtoSCTP:
+			b = append(b, sctpStateNames[c.tcp.state]...)
+			b = append(b, ' ')
+		}
 	}
 	var acct *[2]counters
 	if t.p.acct && (list || destroy) {
