@@ -16,6 +16,9 @@ func FuzzIn(f *testing.F) {
 		udp("10.0.0.1", "10.0.0.2", 1, 2), icmp("10.0.0.1", "10.0.0.2", 8, 0, 1),
 		icmp6("2001:db8::1", "2001:db8::2", 128, 0, 1), icmp6("2001:db8::1", "2001:db8::2", 1, 4, 0),
 		{Src: "10.0.0.1", Dst: "10.0.0.2", Proto: "47", Payload: []byte{0x20, 1, 0x88, 0x0b, 0, 4, 0, 7}},
+		// SCTP INIT (common header, then a chunk: type 1, length 20, init tag).
+		{Src: "10.0.0.1", Dst: "10.0.0.2", Proto: "132", Payload: []byte{0x13, 0x88, 0x96, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0,
+			1, 0, 0, 20, 0x11, 0x11, 0x11, 0x11, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1}},
 	} {
 		f.Add(testpkt.MustBuild(s), uint8(0))
 	}
