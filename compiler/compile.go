@@ -29,6 +29,7 @@ type Options struct {
 type Compiled struct {
 	Ruleset *ruleset.Ruleset
 	batch   []msg
+	openEnd map[*ruleset.Element]bool
 }
 
 // maxErrors mirrors nft's parser_max_errors.
@@ -70,6 +71,7 @@ func CompileSource(name string, src []byte, opt Options) (c *Compiled, err error
 		srcs:    map[string][]byte{},
 		scopes:  []map[string]*define{{}},
 		setKeys: map[*ruleset.Set]setKey{},
+		openEnd: map[*ruleset.Element]bool{},
 	}
 	cc.file(name, src, 0)
 	if len(cc.errs) > 0 {
@@ -78,7 +80,7 @@ func CompileSource(name string, src []byte, opt Options) (c *Compiled, err error
 	if len(cc.kernelErrs) > 0 {
 		return nil, cc.kernelErrs
 	}
-	return &Compiled{Ruleset: cc.rs, batch: cc.batch}, nil
+	return &Compiled{Ruleset: cc.rs, batch: cc.batch, openEnd: cc.openEnd}, nil
 }
 
 type define struct {
@@ -97,6 +99,8 @@ type compiler struct {
 	depth       int
 	tables      map[*ruleset.Table]*tableState
 	setKeys     map[*ruleset.Set]setKey
+	// openEnd marks interval elements nft flags as open-ended (userdata).
+	openEnd map[*ruleset.Element]bool
 	// kernelErrs are errors the kernel would report for the batch.
 	kernelErrs syntax.Errors
 }

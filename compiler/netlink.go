@@ -45,13 +45,13 @@ func (c *Compiled) WriteNetlink(w io.Writer) error {
 	var b strings.Builder
 	for _, m := range c.batch {
 		b.Reset()
-		writeMsg(&b, m)
+		writeMsg(&b, m, c.openEnd)
 		bw.WriteString(b.String())
 	}
 	return bw.Flush()
 }
 
-func writeMsg(b *strings.Builder, m msg) {
+func writeMsg(b *strings.Builder, m msg, openEnd map[*ruleset.Element]bool) {
 	fam := m.table.Family.String()
 	switch m.kind {
 	case msgChain:
@@ -97,6 +97,9 @@ func writeMsg(b *strings.Builder, m msg) {
 		fmt.Fprintf(b, "%s %s 0\n", setName(m.set), m.table.Name)
 		for _, e := range m.elems {
 			writeElem(b, m.set, e)
+			if openEnd[e] {
+				b.WriteString("  userdata = { \\x01\\x04\\x01\\x00\\x00\\x00 }")
+			}
 		}
 		if len(m.elems) > 0 {
 			b.WriteByte('\n')

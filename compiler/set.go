@@ -215,13 +215,13 @@ func (c *compiler) parseElems(key *xexpr, data *xexpr, verdictMap bool, elems []
 }
 
 // encodeElems turns parsed elements into what the kernel stores.
-func encodeElems(key *xexpr, interval bool, elems []elem) []*ruleset.Element {
-	return encodeElemsMerge(key, interval, elems, true)
+func (c *compiler) encodeElems(key *xexpr, interval bool, elems []elem) []*ruleset.Element {
+	return c.encodeElemsMerge(key, interval, elems, true)
 }
 
 // encodeElemsMerge encodes elements; merge joins adjacent intervals as the
 // auto-merge of anonymous sets does, overlapping ones are always joined.
-func encodeElemsMerge(key *xexpr, interval bool, elems []elem, merge bool) []*ruleset.Element {
+func (c *compiler) encodeElemsMerge(key *xexpr, interval bool, elems []elem, merge bool) []*ruleset.Element {
 	var out []*ruleset.Element
 	mk := func(e elem, k []byte) *ruleset.Element {
 		el := &ruleset.Element{Key: k, Timeout: e.timeout, Comment: e.comment, Exprs: e.exprs}
@@ -319,6 +319,10 @@ func encodeElemsMerge(key *xexpr, interval bool, elems []elem, merge bool) []*ru
 		}
 		if ok {
 			out = append(out, &ruleset.Element{Key: end, Flags: ruleset.ElemIntervalEnd})
+		} else if i == len(merged)-1 {
+			// An interval up to the maximum has no end element; nft
+			// marks it open in the element's user data.
+			c.openEnd[out[len(out)-1]] = true
 		}
 	}
 	return out
@@ -387,8 +391,11 @@ func (r *rulectx) anonFromElems(lhs *xexpr, elems []elem, at tok) *ruleset.Set {
 		}
 	}
 	r.fillKey(s, lhs)
-	s.Elements = encodeElems(lhs, interval, elems)
+	s.Elements = r.c.encodeElems(lhs, interval, elems)
 	s.Size = uint32(len(s.Elements))
+	if n := len(s.Elements); n > 0 && r.c.openEnd[s.Elements[n-1]] {
+		s.Size++
+	}
 	s.SizeSet = true
 	r.anon = append(r.anon, s)
 	return s
@@ -593,7 +600,7 @@ func (c *compiler) addElemToks(ts *tableState, s *ruleset.Set, lit [][]tok) {
 		c.errorTok(elems[0].t, "You must add 'flags interval' to your set declaration if you want to add ranges")
 		return
 	}
-	encoded := encodeElemsMerge(sk.key, interval, elems, s.AutoMerge)
+	encoded := c.encodeElemsMerge(sk.key, interval, elems, s.AutoMerge)
 	if len(encoded) == 0 {
 		return
 	}

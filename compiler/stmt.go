@@ -814,7 +814,7 @@ func (r *rulectx) mapLookup(src *xexpr, data *xexpr) bool {
 				s.DataLen = uint32(len(nd.from))
 			}
 		}
-		s.Elements = encodeElems(src, interval, elems)
+		s.Elements = r.c.encodeElems(src, interval, elems)
 		s.Size, s.SizeSet = uint32(len(s.Elements)), true
 		r.anon = append(r.anon, s)
 	case t.kind == 'o' && t.s == "@":
@@ -863,7 +863,7 @@ func (r *rulectx) vmapStmt(lhs *xexpr) {
 		}
 		r.fillKey(s, lhs)
 		s.DataType, s.DataTypeName = ruleset.DataVerdict, "verdict"
-		s.Elements = encodeElems(lhs, interval, elems)
+		s.Elements = r.c.encodeElems(lhs, interval, elems)
 		if len(s.Elements) == 0 {
 			r.fail(t, "conflicting intervals specified")
 			return
