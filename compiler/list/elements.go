@@ -203,9 +203,21 @@ func decodeElements(s *ruleset.Set, es []expr, rvs []*regVal, shifts, fbits []in
 			} else if parts[0].order == boHost {
 				sk = reverse(sk)
 			}
+			if len(vals) == 1 && parts[0].dt.kind == kBitmask {
+				// a flag combination is a binop tree by then and sorts
+				// by its leftmost (lowest) flag
+				// Ref: nftables src/mergesort.c — expr_msort_value (EXPR_BINOP)
+				v := vals[0].uint()
+				sk = uintBytes(v&-v, 8)
+			}
 			out = append(out, decoded{sortKey: sk, e: wrap(el, joinKey(ks))})
 		}
 		if !(interval && len(parts) > 1) {
+			// equal keys come out in the reverse of the order the
+			// elements were added (observed with nft 1.0.6 on kernel 6.18)
+			for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+				out[i], out[j] = out[j], out[i]
+			}
 			sort.SliceStable(out, func(i, j int) bool { return numLess(out[i].sortKey, out[j].sortKey) })
 		}
 	}
@@ -346,6 +358,15 @@ func decomposeIntervals(s *ruleset.Set, p keyPart, wrap func(*ruleset.Element, e
 	if low != nil {
 		max := bytes.Repeat([]byte{0xff}, len(low.key))
 		add(*low, max)
+	}
+	return out
+}
+
+func uintBytes(v uint64, n int) []byte {
+	out := make([]byte, n)
+	for i := n - 1; i >= 0; i-- {
+		out[i] = byte(v)
+		v >>= 8
 	}
 	return out
 }
