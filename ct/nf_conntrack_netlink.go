@@ -52,7 +52,7 @@ func appendTuple(b []byte, t *Tuple) []byte {
 	b = append(b, addr(&t.Dst, t.L3)...)
 	b = append(b, ' ')
 	switch {
-	case hasPorts(t.Proto):
+	case hasPorts(t.Proto) || t.Proto == 33: // libnetfilter_conntrack prints DCCP ports (0)
 		b = append(b, "sport="...)
 		b = strconv.AppendUint(b, uint64(t.SrcPort), 10)
 		b = append(b, " dport="...)

@@ -14,12 +14,13 @@ const (
 )
 
 // hasPorts reports protocols whose tuple holds the first four L4 bytes as
-// source and destination port.
+// source and destination port. DCCP is not among them: its tracker is gone
+// from the target kernel (6.18), so DCCP is generic (ports 0).
 //
 // Ref: net/netfilter/nf_conntrack_core.c — nf_ct_get_tuple
 func hasPorts(proto uint8) bool {
 	switch proto {
-	case packet.ProtoTCP, packet.ProtoUDP, packet.ProtoUDPLite, packet.ProtoSCTP, 33: // 33 = DCCP
+	case packet.ProtoTCP, packet.ProtoUDP, packet.ProtoUDPLite, packet.ProtoSCTP:
 		return true
 	}
 	return false

@@ -150,7 +150,7 @@ func manipIP(nh []byte, l3, proto uint8, l4 []byte, target *Tuple, dst bool) {
 // icmp_manip_pkt, icmpv6_manip_pkt
 func manipL4(proto uint8, l4, oldAddr, newAddr []byte, target *Tuple, dst bool) {
 	switch proto {
-	case packet.ProtoTCP, packet.ProtoUDP, packet.ProtoUDPLite, packet.ProtoSCTP, 33:
+	case packet.ProtoTCP, packet.ProtoUDP, packet.ProtoUDPLite, packet.ProtoSCTP:
 		if len(l4) < 4 {
 			return
 		}

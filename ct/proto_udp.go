@@ -35,8 +35,8 @@ func (t *Table) udpPacket(c *Conn, p *packet.Packet, l4 []byte, info Info, hook 
 	if c.orig.Proto == packet.ProtoUDP && t.udpError(p, l4, hook) {
 		return vInvalid
 	}
-	if c.orig.Proto == packet.ProtoUDPLite && len(l4) < 8 {
-		return vInvalid
+	if c.orig.Proto == packet.ProtoUDPLite {
+		return t.udplitePacket(c, p, l4, info, hook, j)
 	}
 	if c.Status&StatusConfirmed == 0 {
 		c.tcp.seen[0].end = j + 2*hz // stream_ts
@@ -51,6 +51,40 @@ func (t *Table) udpPacket(c *Conn, p *packet.Packet, l4 []byte, info Info, hook 
 	}
 	t.refresh(c, p, info, extra, j)
 	if stream && c.Status&StatusAssured == 0 {
+		c.Status |= StatusAssured
+		t.cacheEvent(c, evAssured)
+	}
+	return vAccept
+}
+
+// udplitePacket is nf_conntrack_udplite_packet: udplite_error's checks
+// (coverage within the packet, a checksum is mandatory), then 30 s until a
+// reply was seen and the 120 s stream timeout with ASSURED on any packet
+// after it (no 2-second rule).
+//
+// Ref: net/netfilter/nf_conntrack_proto_udp.c — udplite_error, nf_conntrack_udplite_packet
+func (t *Table) udplitePacket(c *Conn, p *packet.Packet, l4 []byte, info Info, hook uint8, j uint32) int {
+	if len(l4) < 8 {
+		return vInvalid
+	}
+	cov := int(binary.BigEndian.Uint16(l4[4:]))
+	if cov == 0 {
+		cov = len(l4)
+	} else if cov < 8 || cov > len(l4) {
+		return vInvalid
+	}
+	if binary.BigEndian.Uint16(l4[6:]) == 0 {
+		return vInvalid
+	}
+	if t.p.checksum && hook == HookPrerouting && !l4PartialChecksumOK(p, l4, cov, packet.ProtoUDP) {
+		return vInvalid
+	}
+	if c.Status&StatusSeenReply == 0 {
+		t.refresh(c, p, info, t.p.udp, j)
+		return vAccept
+	}
+	t.refresh(c, p, info, t.p.udpStream, j)
+	if c.Status&StatusAssured == 0 {
 		c.Status |= StatusAssured
 		t.cacheEvent(c, evAssured)
 	}

@@ -50,3 +50,22 @@ func l4ChecksumOK(p *packet.Packet, l4 []byte, proto uint8) bool {
 
 // plainChecksumOK verifies a checksum without pseudo-header (ICMP).
 func plainChecksumOK(b []byte) bool { return csumFold(csumAdd(0, b)) == 0xffff }
+
+// l4PartialChecksumOK verifies a checksum covering the pseudo-header and
+// the first cov bytes (nf_checksum_partial). UDP-Lite's tracker passes
+// IPPROTO_UDP, not IPPROTO_UDPLITE, so the pseudo-header carries 17: kernel
+// 6.18 accepts only UDP-Lite packets summed that way (oracle run).
+//
+// Ref: net/netfilter/utils.c — nf_checksum_partial
+func l4PartialChecksumOK(p *packet.Packet, l4 []byte, cov int, proto uint8) bool {
+	nh := p.Data[p.NetOff:]
+	var sum uint64
+	if p.NFProto == packet.NFProtoIPv4 {
+		sum = csumAdd(sum, nh[12:20])
+	} else {
+		sum = csumAdd(sum, nh[8:40])
+	}
+	sum += uint64(proto) + uint64(len(l4))
+	sum = csumAdd(sum, l4[:cov])
+	return csumFold(sum) == 0xffff
+}
