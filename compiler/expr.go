@@ -174,6 +174,10 @@ func (r *rulectx) primary() *xexpr {
 		}
 		r.next()
 		x := &xexpr{kind: xPayload, proto: p, fname: ft.s, off: fd.off, bits: fd.bits, dt: fd.dt, order: bigEndian, t0: t, tEnd: ft}
+		if t.s == "vlan" {
+			// Stacked VLAN headers: each `vlan type 8021q` moves on 4 bytes.
+			x.off += 32 * r.vlanDepth
+		}
 		if t.s == "arp" && (ft.s == "saddr" || ft.s == "daddr") {
 			// arp saddr ip / arp saddr ether
 			k := r.next()

@@ -100,6 +100,8 @@ type rulectx struct {
 	logTok   tok
 	// terminal is set after a statement that ends rule evaluation.
 	terminal bool
+	// vlanDepth counts VLAN headers a `vlan type 8021q` stacked.
+	vlanDepth int
 	// stmtAnon is len(anon) when the current statement began.
 	stmtAnon int
 	// loadStart is where the current key's loads begin in exprs.
@@ -924,7 +926,7 @@ func (r *rulectx) needL3(name string, at tok) {
 	case ruleset.FamilyBridge, ruleset.FamilyNetdev:
 		switch {
 		case r.l3 == "vlan":
-			r.emit(&ruleset.Payload{Base: ruleset.BaseLink, Offset: 16, Len: 2, DReg: 1})
+			r.emit(&ruleset.Payload{Base: ruleset.BaseLink, Offset: uint32(16 + 4*r.vlanDepth), Len: 2, DReg: 1})
 			r.emit(&ruleset.Cmp{Op: ruleset.CmpEq, SReg: 1, Data: encodeU64(p.num, 2, bigEndian)})
 		case r.viaL4 && r.fam == ruleset.FamilyBridge:
 			r.emit(&ruleset.Payload{Base: ruleset.BaseLink, Offset: 12, Len: 2, DReg: 1})
@@ -961,6 +963,7 @@ func (r *rulectx) updateCtx(lhs *xexpr, op string, v rval) {
 	case lhs.kind == xMeta && lhs.meta == ruleset.MetaProtocol,
 		lhs.kind == xPayload && lhs.fname == "type" && (lhs.proto.name == "ether" || lhs.proto.name == "vlan"):
 		if len(v.from) == 2 {
+			wasVlan := lhs.kind == xPayload && lhs.proto.name == "vlan"
 			switch uint16(v.from[0])<<8 | uint16(v.from[1]) {
 			case 0x0800:
 				r.l3 = "ip"
@@ -968,7 +971,10 @@ func (r *rulectx) updateCtx(lhs *xexpr, op string, v rval) {
 				r.l3 = "ip6"
 			case 0x0806:
 				r.l3 = "arp"
-			case 0x8100:
+			case 0x8100, 0x88a8:
+				if wasVlan {
+					r.vlanDepth++
+				}
 				r.l3 = "vlan"
 			}
 		}
