@@ -58,6 +58,10 @@ type Config struct {
 	// and for every base-chain policy applied, in the spirit of
 	// `nft monitor trace`. The Decision is shared: copy it to keep it.
 	Trace func(TraceEvent)
+	// TraceBreaks also reports the rules that did not match (their
+	// verdict is VerdictBreak), so a trace shows every rule the packet
+	// was evaluated against. It costs nothing when Trace is nil.
+	TraceBreaks bool
 }
 
 // TraceEvent is one traced step: the rule (or policy) and its verdict at
@@ -114,7 +118,24 @@ type Result struct {
 	// listener lets the packet go on (it is then accepted).
 	QueueNum    uint16
 	QueueBypass bool
+	// CtState is what `ct state` reads for the packet at the end of its
+	// path, as a bitmask: 1 invalid, 2 established, 4 related, 8 new, 64
+	// untracked (nft_ct_get_eval over the skb's ctinfo). A packet that
+	// saw no conntrack hook reads invalid.
+	CtState uint32
+	// CtDirection is `ct direction` of the attached entry (0 original,
+	// 1 reply), or -1 when none is attached (the expression then BREAKs).
+	CtDirection int8
 }
+
+// Ct state bits of Result.CtState (NF_CT_STATE_BIT, NF_CT_STATE_UNTRACKED_BIT).
+const (
+	CtStateInvalid     = 1
+	CtStateEstablished = 2
+	CtStateRelated     = 4
+	CtStateNew         = 8
+	CtStateUntracked   = 64
+)
 
 // Machine is a loaded ruleset plus its run-time state. It is not safe for
 // concurrent use: one machine replays one stream of packets.

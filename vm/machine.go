@@ -110,6 +110,7 @@ type machine struct {
 	fragMem   int
 	freeBytes int
 	trace     func(TraceEvent)
+	traceAll  bool
 	ct        *ct.Table
 	host      host
 

@@ -19,7 +19,7 @@ func (m *machine) begin(p *packet.Packet, now int64) {
 	m.mark, m.priority, m.nftrace = 0, 0, 0
 	m.pkttype = pktType(p)
 	m.in, m.out = nil, nil
-	m.res = Result{Verdict: ruleset.VerdictAccept}
+	m.res = Result{Verdict: ruleset.VerdictAccept, CtState: CtStateInvalid, CtDirection: -1}
 	m.nfproto = p.NFProto
 	if p.NFProto == packet.NFProtoIPv6 {
 		m.af = af6
@@ -188,6 +188,11 @@ func (m *machine) kernelDrop(stage string) Result {
 // finish releases an unconfirmed conntrack entry of a packet that did not
 // make it (it never enters the table) and fills in the egress interface.
 func (m *machine) finish() Result {
+	m.res.CtState = m.ctState()
+	m.res.CtDirection = -1
+	if m.conn != nil {
+		m.res.CtDirection = int8(ct.Direction(m.info))
+	}
 	if m.res.Verdict != ruleset.VerdictAccept {
 		if c := m.conn; c != nil && c.Status&ct.StatusConfirmed == 0 {
 			m.ct.Release(c)

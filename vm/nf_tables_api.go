@@ -77,6 +77,7 @@ func (m *machine) load(rs *ruleset.Ruleset, cfg Config) error {
 	}
 	m.cfg, m.rs = cfg, rs
 	m.trace = cfg.Trace
+	m.traceAll = cfg.TraceBreaks
 	if err := checkShape(rs); err != nil {
 		return err
 	}

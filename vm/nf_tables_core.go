@@ -79,7 +79,7 @@ func (m *machine) doChain(base int) (ruleset.VerdictCode, *Decision) {
 				break fast
 			}
 		}
-		if verdict != ruleset.VerdictBreak && m.trace != nil {
+		if m.trace != nil && (verdict != ruleset.VerdictBreak || m.traceAll) {
 			m.trace(TraceEvent{Hook: m.hook, Rule: r.dec, Verdict: verdict})
 		}
 		switch verdict {

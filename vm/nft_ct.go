@@ -65,17 +65,7 @@ func (m *machine) ctGetEval(in *insn) {
 	d := in.dreg
 	c := m.conn
 	if ruleset.CtKey(in.key) == ruleset.CtState {
-		info := m.info
-		if c == nil && m.untracked {
-			info = ct.Untracked
-		}
-		if c == nil && m.tmpl {
-			// A template is an attached ct with ctinfo NEW; there is
-			// no template check in nft_ct_get_eval.
-			m.store32(d, 1<<(uint32(ct.New)%3+1))
-			return
-		}
-		m.store32(d, ct.StateBits(c, info))
+		m.store32(d, m.ctState())
 		return
 	}
 	if c == nil && m.tmpl && ruleset.CtKey(in.key) == ruleset.CtZone {
@@ -203,4 +193,21 @@ func (m *machine) ctSetZoneEval(in *insn) {
 	}
 	m.tmpl = true
 	m.zone = uint16(m.load32(in.sreg))
+}
+
+// ctState is the `ct state` bitmask of the packet: it never BREAKs.
+//
+// Ref: net/netfilter/nft_ct.c — nft_ct_get_eval (NFT_CT_STATE).
+func (m *machine) ctState() uint32 {
+	c := m.conn
+	info := m.info
+	if c == nil && m.untracked {
+		info = ct.Untracked
+	}
+	if c == nil && m.tmpl {
+		// A template is an attached ct with ctinfo NEW; there is no
+		// template check in nft_ct_get_eval.
+		return 1 << (uint32(ct.New)%3 + 1)
+	}
+	return ct.StateBits(c, info)
 }
