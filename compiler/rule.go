@@ -352,6 +352,10 @@ func (r *rulectx) stmt() {
 	case "dup":
 		r.dupStmt()
 		return
+	case "fwd":
+		r.fwdStmt()
+		r.terminal = true
+		return
 	case "add", "update", "delete":
 		if r.peekN(1).s == "@" {
 			r.dynsetStmt()

@@ -388,6 +388,22 @@ func (r *rulectx) queueStmt() {
 					r.genDeps(x)
 					r.load(x)
 				}
+				switch {
+				case x.kind != xGeneric && r.exprs[len(r.exprs)-1].Name() != "lookup":
+					r.fail(r.peek(), "syntax error, unexpected newline, expecting . or map")
+					return
+				case q.Flags&2 != 0:
+					r.fail(x.loc(), "fanout requires a range to be specified")
+					return
+				}
+				if h, ok := r.exprs[len(r.exprs)-1].(*ruleset.Hash); ok && uint64(h.Modulus)+uint64(h.Offset) > 65536 {
+					r.fail(x.loc(), "queue expression max value exceeds 65535")
+					return
+				}
+				if g, ok := r.exprs[len(r.exprs)-1].(*ruleset.Numgen); ok && uint64(g.Modulus)+uint64(g.Offset) > 65536 {
+					r.fail(x.loc(), "queue expression max value exceeds 65535")
+					return
+				}
 				q.SRegNum = 1
 				continue
 			}
