@@ -90,4 +90,9 @@ func (pw *PcapWriter) WriteReply(ts int64, lt packet.LinkType, p *packet.Packet,
 }
 
 // Flush writes what is buffered.
-func (pw *PcapWriter) Flush() error { return pw.bw.Flush() }
+func (pw *PcapWriter) Flush() error {
+	if pw.bw == nil {
+		return nil
+	}
+	return pw.bw.Flush()
+}

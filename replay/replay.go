@@ -94,6 +94,10 @@ type Replay struct {
 	res   vm.Result
 	index int
 	clock int64
+
+	rs     *ruleset.Ruleset
+	vc     vm.Config
+	shards []*Replay // set when RunWorkers sharded the replay (shard.go)
 }
 
 type chainKey struct {
@@ -118,6 +122,7 @@ func New(rs *ruleset.Ruleset, cfg Config) (*Replay, error) {
 		return nil, err
 	}
 	r.M = m
+	r.rs, r.vc = rs, vc
 	for _, t := range rs.Tables {
 		for _, c := range t.Chains {
 			if c.Hook != nil {
@@ -202,15 +207,20 @@ func (r *Replay) stop(err error) error {
 func (r *Replay) Packet(lt packet.LinkType, data []byte, ts int64) error {
 	// The replay clock never runs backwards: an out-of-order timestamp is
 	// taken as "no time passed", as a monotonic kernel clock would see it.
-	if r.index == 0 || ts > r.clock {
+	idx := r.index
+	r.index++
+	return r.packetAt(idx, lt, data, ts)
+}
+
+// packetAt is Packet for the record numbered idx (a shard sees only some).
+func (r *Replay) packetAt(idx int, lt packet.LinkType, data []byte, ts int64) error {
+	if r.Stats.Packets == 0 || ts > r.clock {
 		r.clock = ts
 	}
-	if r.index == 0 {
+	if r.Stats.Packets == 0 {
 		r.Stats.First = r.clock
 	}
 	r.Stats.Last = r.clock
-	idx := r.index
-	r.index++
 	r.Stats.Packets++
 	r.M.Advance(r.clock)
 
@@ -577,7 +587,7 @@ func (r *Replay) WriteSummary(w io.Writer) error {
 		b = append(b, " not IP"...)
 	}
 	b = append(b, "; conntrack entries: "...)
-	b = strconv.AppendInt(b, int64(r.M.Conntrack().Count()), 10)
+	b = strconv.AppendInt(b, int64(r.ConntrackCount()), 10)
 	b = append(b, '\n')
 	if s.Stopped != nil {
 		b = append(b, s.Stopped.Error()...)

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nftgo/nftgo/compiler"
@@ -103,9 +106,32 @@ func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, stderr io
 		return fail(err)
 	}
 	first = &r.Stats.First
+	workers := 1
+	switch o.workers {
+	case "":
+	case "all":
+		workers = runtime.NumCPU()
+	default:
+		if workers, err = strconv.Atoi(o.workers); err != nil || workers < 1 || workers > 1024 {
+			return fail(fmt.Errorf("--workers %q: want a number of workers from 1 to 1024, or all", o.workers))
+		}
+	}
+	opened := false
+	open := func() (*replay.Capture, error) {
+		if !opened {
+			opened = true
+			return capf, nil
+		}
+		return replay.Open(o.replay)
+	}
 	t0 := time.Now()
-	err = r.Run(capf)
+	cpu0 := processCPU()
+	used, why, err := r.RunWorkers(open, workers)
 	elapsed := time.Since(t0)
+	cpu := processCPU() - cpu0
+	if workers > 1 && why != "" {
+		fmt.Fprintf(stderr, "nftgo: --workers %d: replayed on one machine: %s (docs/compatibility.md)\n", workers, why)
+	}
 	bar.done()
 	if err != nil {
 		return fail(err)
@@ -120,8 +146,9 @@ func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, stderr io
 	}
 	if o.stats {
 		pps := float64(r.Stats.Packets) / elapsed.Seconds()
-		fmt.Fprintf(stderr, "nftgo: replayed %d packets in %.3f s: %.0f packets/s (%.1f ns/packet, reading and output included)\n",
-			r.Stats.Packets, elapsed.Seconds(), pps, float64(elapsed.Nanoseconds())/float64(max(r.Stats.Packets, 1)))
+		n := float64(max(r.Stats.Packets, 1))
+		fmt.Fprintf(stderr, "nftgo: replayed %d packets in %.3f s on %d worker(s): %.0f packets/s, %.1f ns/packet wall, %.1f ns/packet CPU (reading and output included)\n",
+			r.Stats.Packets, elapsed.Seconds(), used, pps, float64(elapsed.Nanoseconds())/n, float64(cpu)/n)
 	}
 	if vw != nil {
 		if err := vw.Flush(); err != nil {
@@ -142,14 +169,14 @@ func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, stderr io
 		if cfg.Text != nil {
 			fmt.Fprintln(stdout)
 		}
-		if err := command(stdout, o, r.M.Snapshot(now)); err != nil {
+		if err := command(stdout, o, r.Snapshot(now)); err != nil {
 			stdout.Flush()
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
 	}
 	if o.conntrack != "" {
-		if err := writeConntrack(o.conntrack, r.M.Conntrack(), now, stdout, cfg.Text != nil); err != nil {
+		if err := writeConntrack(o.conntrack, r, now, stdout, cfg.Text != nil); err != nil {
 			return fail(err)
 		}
 	}
@@ -183,19 +210,19 @@ func (p *pcapOut) close() error {
 	return p.f.Close()
 }
 
-func writeConntrack(path string, t *ct.Table, now int64, stdout *bufio.Writer, human bool) error {
+func writeConntrack(path string, t *replay.Replay, now int64, stdout *bufio.Writer, human bool) error {
 	if path == "-" {
 		if human {
 			fmt.Fprintln(stdout)
 		}
-		return t.WriteList(stdout, now)
+		return t.WriteConntrack(stdout, now)
 	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriter(f)
-	if err := t.WriteList(w, now); err != nil {
+	if err := t.WriteConntrack(w, now); err != nil {
 		f.Close()
 		return err
 	}
@@ -232,4 +259,14 @@ func hostOf(o *options) (vm.Host, error) {
 		h.Local = append(h.Local, a)
 	}
 	return h, nil
+}
+
+// processCPU is the process's CPU time (all threads, GC included): the
+// --stats figure that a shared, busy machine disturbs least.
+func processCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
