@@ -39,6 +39,7 @@ const (
 	opNAT
 	opMasq
 	opRedir
+	opObjrefMap
 	// Fused pairs (a load into a register, then a word compare of that
 	// register): same effect as the two instructions, one dispatch.
 	opPayloadNetCmp

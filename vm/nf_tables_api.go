@@ -58,6 +58,8 @@ type loader struct {
 	// written tracks the register slots stored so far in the rule being
 	// loaded (nft_saw_register_store): a load from another slot is -ENODATA.
 	written uint32
+	// objs finds the table's named objects by type and name.
+	objs map[objKey]objTarget
 }
 
 // Extra load-time state kept on the machine.
@@ -69,6 +71,9 @@ type loadExtra struct {
 	ctSeq       int
 	acct        bool
 	natSeq      [2]int
+	// objStates holds, per table and object, the object's state index.
+	objStates [][]objTarget
+	objMaps   []objMap
 }
 
 func (m *machine) load(rs *ruleset.Ruleset, cfg Config) error {
@@ -245,6 +250,9 @@ func (l *loader) loadTable() error {
 		if def.ID != 0 {
 			l.setByID[def.ID] = idx
 		}
+	}
+	if err := l.loadObjects(); err != nil {
+		return err
 	}
 	for i, c := range t.Chains {
 		ch := &m.chains[first+i]
@@ -590,6 +598,8 @@ func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, 
 		m.conns = append(m.conns, connlimit.List{})
 	case *ruleset.NAT:
 		return l.loadNAT(c, x)
+	case *ruleset.Objref:
+		return l.loadObjref(x)
 	case *ruleset.Masq:
 		return l.loadProtoRange(opMasq, x.ProtoMin, x.ProtoMax, x.Flags)
 	case *ruleset.Redir:

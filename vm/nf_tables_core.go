@@ -280,6 +280,8 @@ func (m *machine) exec(code []insn) {
 			m.connlimitEval(in)
 		case opNAT, opMasq, opRedir:
 			m.natEval(in)
+		case opObjrefMap:
+			m.objrefMapEval(in)
 		}
 		if m.verdict != ruleset.VerdictContinue {
 			return

@@ -9,7 +9,7 @@ func (m *machine) snapshot(now int64) *ruleset.Ruleset {
 	out := &ruleset.Ruleset{Tables: make([]*ruleset.Table, 0, len(m.rs.Tables))}
 	ci := 0
 	si := 0
-	for _, t := range m.rs.Tables {
+	for ti, t := range m.rs.Tables {
 		nt := *t
 		nt.Chains = make([]*ruleset.Chain, len(t.Chains))
 		for i, c := range t.Chains {
@@ -47,12 +47,47 @@ func (m *machine) snapshot(now int64) *ruleset.Ruleset {
 			}
 			nt.Chains[i] = &nc
 		}
+		nt.Objects = m.snapshotObjects(t, m.objStates[ti])
 		nt.Sets = make([]*ruleset.Set, len(t.Sets))
 		for i := range t.Sets {
 			nt.Sets[i] = m.sets[si].s.Dump(now)
 			si++
 		}
 		out.Tables = append(out.Tables, &nt)
+	}
+	return out
+}
+
+// snapshotObjects copies the table's objects with the values of named
+// counters and quotas, as nf_tables_fill_obj_info dumps them.
+func (m *machine) snapshotObjects(t *ruleset.Table, states []objTarget) []*ruleset.Object {
+	if len(t.Objects) == 0 {
+		return t.Objects
+	}
+	out := make([]*ruleset.Object, len(t.Objects))
+	for i, o := range t.Objects {
+		out[i] = o
+		if i >= len(states) || states[i].idx < 0 {
+			continue
+		}
+		no := *o
+		switch x := o.Expr.(type) {
+		case *ruleset.Counter:
+			cs := m.counters[states[i].idx]
+			no.Expr = &ruleset.Counter{Packets: cs.packets, Bytes: cs.bytes}
+		case *ruleset.Quota:
+			q := *x
+			q.Consumed = m.quotas[states[i].idx].consumed
+			// Ref: net/netfilter/nft_quota.c — nft_quota_do_dump.
+			if q.Consumed >= q.Bytes {
+				q.Consumed = q.Bytes
+				q.Flags |= ruleset.QuotaDepleted
+			}
+			no.Expr = &q
+		default:
+			continue
+		}
+		out[i] = &no
 	}
 	return out
 }
