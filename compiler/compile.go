@@ -99,6 +99,9 @@ type compiler struct {
 	depth       int
 	tables      map[*ruleset.Table]*tableState
 	setKeys     map[*ruleset.Set]setKey
+	// skippedEnds counts end elements the last encoding left out because
+	// the next map interval starts there (nft still counts them in size).
+	skippedEnds int
 	// openEnd marks interval elements nft flags as open-ended (userdata).
 	openEnd map[*ruleset.Element]bool
 	// kernelErrs are errors the kernel would report for the batch.

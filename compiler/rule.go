@@ -532,7 +532,7 @@ func (r *rulectx) relational(lhs *xexpr) {
 		vals = []rval{{from: acc, t: vals[0].t, prefix: -1, wildcard: -1}}
 	}
 	v := vals[0]
-	if lhs.mask != nil && allFF(lhs.mask) && !v.isRange && v.prefix < 0 && v.mask == nil && len(v.from) == len(lhs.xor) {
+	if lhs.mask != nil && allFF(lhs.mask) && !isZero(lhs.xor) && !v.isRange && v.prefix < 0 && v.mask == nil && len(v.from) == len(lhs.xor) {
 		// `k xor c == v` is `k == v ^ c` (src/evaluate.c — binop_transfer).
 		nl := *lhs
 		nl.mask, nl.xor = nil, nil
@@ -957,6 +957,10 @@ func (r *rulectx) updateCtx(lhs *xexpr, op string, v rval) {
 		}
 	case lhs.kind == xPayload && lhs.fname == "type" && (lhs.proto.name == "icmp" || lhs.proto.name == "icmpv6"):
 		r.icmpType = true
+	case lhs.kind == xMeta && lhs.meta == ruleset.MetaIiftype:
+		if len(v.from) == 2 && v.from[0] == 1 && v.from[1] == 0 {
+			r.ll = true
+		}
 	case lhs.kind == xMeta && lhs.meta == ruleset.MetaNfproto:
 		switch v.from[0] {
 		case 2:

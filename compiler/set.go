@@ -222,6 +222,7 @@ func (c *compiler) encodeElems(key *xexpr, interval bool, elems []elem) []*rules
 // encodeElemsMerge encodes elements; merge joins adjacent intervals as the
 // auto-merge of anonymous sets does, overlapping ones are always joined.
 func (c *compiler) encodeElemsMerge(key *xexpr, interval bool, elems []elem, merge bool) []*ruleset.Element {
+	c.skippedEnds = 0
 	var out []*ruleset.Element
 	mk := func(e elem, k []byte) *ruleset.Element {
 		el := &ruleset.Element{Key: k, Timeout: e.timeout, Comment: e.comment, Exprs: e.exprs}
@@ -315,6 +316,7 @@ func (c *compiler) encodeElemsMerge(key *xexpr, interval bool, elems []elem, mer
 		out = append(out, mk(v.e, v.a))
 		end, ok := incr(v.b)
 		if ok && i+1 < len(merged) && bytes.Equal(end, merged[i+1].a) && isMap {
+			c.skippedEnds++
 			continue // the next interval starts right here
 		}
 		if ok {

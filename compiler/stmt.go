@@ -831,7 +831,7 @@ func (r *rulectx) mapLookup(src *xexpr, data *xexpr) bool {
 			}
 		}
 		s.Elements = r.c.encodeElems(src, interval, elems)
-		s.Size, s.SizeSet = uint32(len(s.Elements)), true
+		s.Size, s.SizeSet = uint32(len(s.Elements)+r.c.skippedEnds), true
 		r.anon = append(r.anon, s)
 	case t.kind == 'o' && t.s == "@":
 		n := r.next()
@@ -884,7 +884,7 @@ func (r *rulectx) vmapStmt(lhs *xexpr) {
 			r.fail(t, "conflicting intervals specified")
 			return
 		}
-		s.Size, s.SizeSet = uint32(len(s.Elements)), true
+		s.Size, s.SizeSet = uint32(len(s.Elements)+r.c.skippedEnds), true
 		r.anon = append(r.anon, s)
 	case t.kind == 'o' && t.s == "@":
 		n := r.next()
