@@ -40,6 +40,7 @@ const (
 	opMasq
 	opRedir
 	opObjrefMap
+	opExthdr
 	// Fused pairs (a load into a register, then a word compare of that
 	// register): same effect as the two instructions, one dispatch.
 	opPayloadNetCmp

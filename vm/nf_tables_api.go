@@ -600,6 +600,8 @@ func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, 
 		return l.loadNAT(c, x)
 	case *ruleset.Objref:
 		return l.loadObjref(x)
+	case *ruleset.Exthdr:
+		return l.loadExthdr(x)
 	case *ruleset.Masq:
 		return l.loadProtoRange(opMasq, x.ProtoMin, x.ProtoMax, x.Flags)
 	case *ruleset.Redir:

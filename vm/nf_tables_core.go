@@ -282,6 +282,8 @@ func (m *machine) exec(code []insn) {
 			m.natEval(in)
 		case opObjrefMap:
 			m.objrefMapEval(in)
+		case opExthdr:
+			m.exthdrEval(in)
 		}
 		if m.verdict != ruleset.VerdictContinue {
 			return
