@@ -570,6 +570,8 @@ func (r *rulectx) relational(lhs *xexpr) {
 		r.emit(&ruleset.Cmp{Op: cmpOp(op), SReg: reg, Data: v.from})
 	case v.prefix >= 0:
 		r.prefixCmp(lhs, reg, op, v)
+	case op == "!" && lhs.mask != nil:
+		r.fail(v.t, "Binary operation (!) is undefined for this expression")
 	case lhs.dt.kind == kBitmask && (op == "" || op == "!") && lhs.mask == nil:
 		r.emit(&ruleset.Bitwise{Op: ruleset.BitwiseMaskXor, SReg: reg, DReg: reg, Len: uint32(len(v.from)), Mask: v.from, Xor: make([]byte, len(v.from))})
 		o := ruleset.CmpNeq

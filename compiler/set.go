@@ -781,6 +781,19 @@ func splitColonWord(key *xexpr, et []tok) []tok {
 			continue
 		}
 		j := strings.LastIndexByte(t.s, ':')
+		if j == len(t.s)-1 && j > 0 && i+1 < len(et) {
+			if _, err := parseValue(key.dt, key.bits, key.order, t.s, false); err != nil || key.dt.kind != kIPv6 {
+				lt := t
+				lt.s, lt.end = t.s[:j], t.end-1
+				ct := t
+				ct.s, ct.kind = ":", 'o'
+				ct.pos.Column = t.end
+				ct.end = t.end
+				out := append([]tok(nil), et[:i]...)
+				out = append(out, lt, ct)
+				return append(out, et[i+1:]...)
+			}
+		}
 		if j <= 0 || j == len(t.s)-1 {
 			continue
 		}
