@@ -344,6 +344,44 @@ func (c *compiler) tableBlock(fam string, name *syntax.Name, items []*syntax.Tab
 
 func (c *compiler) flowtableDecl(ts *tableState, o *syntax.Object) {
 	obj := &ruleset.Object{Kind: "flowtable", Name: o.Name.Text(), Handle: ts.handle()}
+	hook, prio := "", int32(0)
+	var devs []string
+	for _, it := range o.Items {
+		toks, ok := c.flatten(it.Args)
+		if !ok {
+			return
+		}
+		switch it.Key.Text() {
+		case "hook":
+			for i, t := range toks {
+				if i == 0 {
+					hook = t.s
+				}
+				if t.s == "priority" && i+1 < len(toks) {
+					if v, ok := stdPrios[toks[i+1].s]; ok {
+						prio = v
+					} else if n, ok := parseUint(toks[i+1].s); ok {
+						prio = int32(n.Int64())
+					}
+				}
+			}
+		case "devices":
+			for _, t := range toks {
+				if t.kind == '{' {
+					for _, el := range t.set {
+						for _, e := range el {
+							devs = append(devs, e.s)
+						}
+					}
+				}
+			}
+		}
+	}
+	obj.Attrs = append(obj.Attrs, ruleset.ObjectAttr{Key: "hook", Value: hook},
+		ruleset.ObjectAttr{Key: "priority", Value: fmt.Sprint(prio)})
+	for _, d := range devs {
+		obj.Attrs = append(obj.Attrs, ruleset.ObjectAttr{Key: "device", Value: d})
+	}
 	ts.t.Objects = append(ts.t.Objects, obj)
 	c.batch = append(c.batch, msg{kind: msgFlowtable, table: ts.t, obj: obj})
 }

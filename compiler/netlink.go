@@ -76,7 +76,26 @@ func writeMsg(b *strings.Builder, m msg, openEnd map[*ruleset.Element]bool) {
 		writeObjectBody(b, m.obj)
 		b.WriteByte('\n')
 	case msgFlowtable:
-		fmt.Fprintf(b, "flow table %s %s use 0 size 0 flags 0\n", m.table.Name, m.obj.Name)
+		// libnftnl prints the hook number with the inet names (ingress is 0).
+		b.WriteString("flow table (null) (null) use 0 size 0 flags 0 hook prerouting")
+		prio, devs := "0", []string{}
+		for _, a := range m.obj.Attrs {
+			switch a.Key {
+			case "priority":
+				prio = a.Value
+			case "device":
+				devs = append(devs, a.Value)
+			}
+		}
+		fmt.Fprintf(b, " prio %s ", prio)
+		if len(devs) > 0 {
+			b.WriteString(" dev { ")
+			for _, d := range devs {
+				fmt.Fprintf(b, " %s ", d)
+			}
+			b.WriteString(" } ")
+		}
+		b.WriteByte('\n')
 	case msgSet:
 		s := m.set
 		fmt.Fprintf(b, "%s %s %x", setName(s), m.table.Name, s.Flags)
@@ -113,7 +132,22 @@ func writeMsg(b *strings.Builder, m msg, openEnd map[*ruleset.Element]bool) {
 			writeExprBody(b, e)
 			b.WriteString("]\n")
 		}
-		b.WriteByte('\n')
+		if m.rule.Comment != "" {
+			// NFTNL_UDATA_RULE_COMMENT: type 0, length, the NUL-terminated text.
+			ud := append([]byte{0, byte(len(m.rule.Comment) + 1)}, m.rule.Comment...)
+			ud = append(ud, 0)
+			b.WriteString("  userdata = { ")
+			for _, c := range ud {
+				if c >= 0x20 && c < 0x7f {
+					b.WriteByte(c)
+				} else {
+					fmt.Fprintf(b, "\\x%02x", c)
+				}
+			}
+			b.WriteString(" }\n")
+		} else {
+			b.WriteByte('\n')
+		}
 	}
 }
 

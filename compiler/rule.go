@@ -352,6 +352,20 @@ func (r *rulectx) stmt() {
 	case "dup":
 		r.dupStmt()
 		return
+	case "flow":
+		r.next()
+		if !r.accept("add") && !r.accept("offload") {
+			r.unexpected()
+			return
+		}
+		at := r.next()
+		n := r.next()
+		if at.s != "@" {
+			r.fail(at, "syntax error, unexpected %s", at.s)
+			return
+		}
+		r.emit(&ruleset.Generic{Kind: "flow_offload", Body: "flowtable " + n.s + " "})
+		return
 	case "fwd":
 		r.fwdStmt()
 		r.terminal = true

@@ -622,6 +622,14 @@ func (r *rulectx) natMap(n *ruleset.NAT, addrExpr, portExpr *xexpr) {
 			}
 		}
 	}
+	if t.kind == 'o' && t.s == "@" {
+		if ns := r.ts.set(r.peekN(1).s); ns != nil {
+			if sk, ok := r.c.setKeys[ns]; ok && sk.data != nil && sk.data.kind == xConcat {
+				data = &xexpr{kind: xConcat, fields: []*xexpr{addrExpr, portExpr}, dt: &dtype{name: "concat"}, t0: t}
+				data.bits = data.bytesLen() * 8
+			}
+		}
+	}
 	if !r.mapLookup(key, data) {
 		return
 	}

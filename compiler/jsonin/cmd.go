@@ -84,7 +84,7 @@ func (w *writer) object(verb, kind string, v any, path string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&w.cur, "%s table %s %s", verb, fam, quote(name))
+		fmt.Fprintf(&w.cur, "%s table %s %s", verb, fam, word(name))
 		if verb == "add" || verb == "create" {
 			var items []string
 			if fl, ok := o["flags"]; ok {
@@ -120,7 +120,7 @@ func (w *writer) object(verb, kind string, v any, path string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&w.cur, "%s element %s %s %s { %s }", verb, fam, quote(t), quote(s), body)
+		fmt.Fprintf(&w.cur, "%s element %s %s %s { %s }", verb, fam, word(t), word(s), body)
 	case "counter", "quota", "limit", "ct helper", "ct timeout", "ct expectation", "secmark", "synproxy", "flowtable":
 		return w.namedObject(verb, kind, fam, o, path)
 	default:
@@ -219,11 +219,11 @@ func (w *writer) chain(verb, fam string, o map[string]any, path string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&w.cur, "rename chain %s %s %s %s", fam, quote(t), quote(n), quote(nn))
+		fmt.Fprintf(&w.cur, "rename chain %s %s %s %s", fam, word(t), word(n), word(nn))
 		w.emit(path)
 		return nil
 	}
-	fmt.Fprintf(&w.cur, "%s chain %s %s %s", verb, fam, quote(t), quote(n))
+	fmt.Fprintf(&w.cur, "%s chain %s %s %s", verb, fam, word(t), word(n))
 	var items []string
 	if _, ok := o["hook"]; ok && (verb == "add" || verb == "create") {
 		typ, err := str(o, "type", path)
@@ -271,7 +271,7 @@ func (w *writer) chain(verb, fam string, o map[string]any, path string) error {
 	}
 	if h, ok, _ := num(o, "handle", path); ok && verb == "delete" {
 		w.cur.Reset()
-		fmt.Fprintf(&w.cur, "delete chain %s %s handle %s", fam, quote(t), h)
+		fmt.Fprintf(&w.cur, "delete chain %s %s handle %s", fam, word(t), h)
 	} else if len(items) > 0 {
 		w.cur.WriteString(" { " + strings.Join(items, "; ") + "; }")
 	}
@@ -286,7 +286,7 @@ func (w *writer) rule(verb, fam string, o map[string]any, path string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(&w.cur, "%s rule %s %s %s", verb, fam, quote(t), quote(ch))
+	fmt.Fprintf(&w.cur, "%s rule %s %s %s", verb, fam, word(t), word(ch))
 	h, hasHandle, err := num(o, "handle", path)
 	if err != nil {
 		return err
@@ -335,7 +335,7 @@ func (w *writer) set(verb, kind, fam string, o map[string]any, path string) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(&w.cur, "%s %s %s %s %s", verb, kind, fam, quote(t), quote(n))
+	fmt.Fprintf(&w.cur, "%s %s %s %s %s", verb, kind, fam, word(t), word(n))
 	if verb != "add" && verb != "create" {
 		w.emit(path)
 		return nil
@@ -406,6 +406,23 @@ func (w *writer) set(verb, kind, fam string, o map[string]any, path string) erro
 		items = append(items, "comment "+quote(c))
 	}
 	if el, ok := o["elem"]; ok {
+		if _, ok := o["stmt"]; !ok && elemStmts(el) {
+			// Elements with their own statements in a set that declares
+			// none: nft's JSON parser makes the set dynamic for ct count
+			// elements and sends no other element statement (observed with
+			// nft 1.0.6 --debug=netlink -c -j -f); text would reject both.
+			var dyn bool
+			el, dyn = stripElemStmts(el)
+			if dyn && !strings.Contains(strings.Join(items, ";"), "flags ") {
+				items = append(items, "flags dynamic")
+			} else if dyn {
+				for i, it := range items {
+					if strings.HasPrefix(it, "flags ") && !strings.Contains(it, "dynamic") {
+						items[i] = it + ",dynamic"
+					}
+				}
+			}
+		}
 		body, err := elements(el, path+".elem")
 		if err != nil {
 			return err
@@ -416,6 +433,51 @@ func (w *writer) set(verb, kind, fam string, o map[string]any, path string) erro
 	w.emit(path)
 	return nil
 }
+
+// stripElemStmts copies elements keeping only ct count statements; dyn
+// reports whether one was kept.
+func stripElemStmts(v any) (any, bool) {
+	list, ok := v.([]any)
+	if !ok {
+		list = []any{v}
+	}
+	dyn := false
+	out := make([]any, len(list))
+	for i, e := range list {
+		out[i] = e
+		pair, isPair := e.([]any)
+		if isPair && len(pair) > 0 {
+			e = pair[0]
+		}
+		m, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		in, ok := m["elem"].(map[string]any)
+		if !ok {
+			continue
+		}
+		cp := map[string]any{}
+		for k, x := range in {
+			switch k {
+			case "counter", "limit", "quota", "last":
+				continue
+			case "ct count":
+				dyn = true
+			}
+			cp[k] = x
+		}
+		ne := map[string]any{"elem": cp}
+		if isPair {
+			out[i] = []any{ne, pair[1]}
+		} else {
+			out[i] = ne
+		}
+	}
+	return out, dyn
+}
+
+var elemStmtKeys = []string{"counter", "limit", "quota", "ct count", "last"}
 
 var setFlags = map[string]bool{"constant": true, "interval": true, "timeout": true, "dynamic": true}
 
@@ -470,7 +532,7 @@ func (w *writer) namedObject(verb, kind, fam string, o map[string]any, path stri
 		return err
 	}
 	if verb != "add" && verb != "create" {
-		fmt.Fprintf(&w.cur, "%s %s %s %s %s", verb, kind, fam, quote(t), quote(n))
+		fmt.Fprintf(&w.cur, "%s %s %s %s %s", verb, kind, fam, word(t), word(n))
 		w.emit(path)
 		return nil
 	}
@@ -603,7 +665,7 @@ func (w *writer) namedObject(verb, kind, fam string, o map[string]any, path stri
 	if verb == "add" {
 		head = "add"
 	}
-	fmt.Fprintf(&w.cur, "%s table %s %s { %s %s { %s } }", head, fam, quote(t), kind, quote(n), strings.Join(body, "; "))
+	fmt.Fprintf(&w.cur, "%s table %s %s { %s %s { %s; }; }", head, fam, word(t), kind, word(n), strings.Join(body, "; "))
 	w.emit(path)
 	return nil
 }
@@ -613,4 +675,31 @@ func orZero(s string) string {
 		return "0"
 	}
 	return s
+}
+
+// elemStmts reports whether any element carries statements.
+func elemStmts(v any) bool {
+	list, ok := v.([]any)
+	if !ok {
+		list = []any{v}
+	}
+	for _, e := range list {
+		if pair, ok := e.([]any); ok && len(pair) > 0 {
+			e = pair[0]
+		}
+		m, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		in, ok := m["elem"].(map[string]any)
+		if !ok {
+			continue
+		}
+		for _, k := range elemStmtKeys {
+			if _, ok := in[k]; ok {
+				return true
+			}
+		}
+	}
+	return false
 }

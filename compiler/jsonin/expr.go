@@ -457,7 +457,7 @@ func setElem(v any, path string) (string, error) {
 	if c, ok := inner["comment"].(string); ok {
 		out += " comment " + quote(c)
 	}
-	for _, k := range []string{"counter", "limit", "quota", "ct count", "last"} {
+	for _, k := range elemStmtKeys {
 		if sv, ok := inner[k]; ok {
 			s, err := stmt(map[string]any{k: sv}, path+"."+jsonKey(k))
 			if err != nil {
