@@ -89,6 +89,16 @@ func TestRoundTrip(t *testing.T) {
 				}
 				t.Fatalf("CompileJSON: %v", err)
 			}
+			if _, err := os.Stat(nft); err != nil {
+				t.Skipf("%s is not in this tree", nft)
+			}
+			// Where nft 1.0.6 itself sends different messages for the
+			// listing than for the source (listing normalises `ip protocol
+			// tcp` to `meta l4proto tcp`, prints dynamic sets' size, …),
+			// nftgo cannot be asked to agree.
+			if !sameMessages(t, base+".nl", base+".text.nl") {
+				t.Skip("nft 1.0.6 compiles the listing and the source differently")
+			}
 			ref, err := compiler.CompileFile(nft, compiler.Options{})
 			if err != nil {
 				t.Fatalf("CompileFile(%s): %v", nft, err)
@@ -104,6 +114,27 @@ func TestRoundTrip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sameMessages compares two nft --debug=netlink outputs as TestRoundTrip
+// compares nftgo's.
+func sameMessages(t *testing.T, a, b string) bool {
+	t.Helper()
+	x, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bx, by := blocks(string(x)), blocks(string(y))
+	if rules(bx) != rules(by) {
+		return false
+	}
+	sort.Strings(bx)
+	sort.Strings(by)
+	return strings.Join(bx, "\n") == strings.Join(by, "\n")
 }
 
 // blocks splits netlink text into messages: a rule is a header line and
