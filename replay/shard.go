@@ -353,6 +353,8 @@ func (r *Replay) runSharded(c *Capture, n int) (stop int, err error) {
 	start(rounds[0])
 	for k := 0; ; k++ {
 		cur, next := rounds[k&1], rounds[(k+1)&1]
+		// The reader fills the next round while the workers run this one,
+		// and the workers run the next while this one is merged.
 		ferr := fill(next)
 		cur.wg.Wait()
 		for _, e := range cur.errs {
@@ -363,43 +365,19 @@ func (r *Replay) runSharded(c *Capture, n int) (stop int, err error) {
 		if ferr != nil {
 			return -1, ferr
 		}
-		// Merge in file order. A record may be written only when the
-		// count of one machine could not have reached nf_conntrack_max
-		// before it: that count is at most the entries confirmed so far
-		// (each one once, expiry only lowers it) plus the packet's own
-		// unconfirmed entry and its reply's.
-		for i := range cur.recs {
-			rec := &cur.recs[i]
-			if ctMax > 0 && cum+2 >= ctMax {
-				return rec.idx, nil
+		if len(next.recs) > 0 {
+			start(next)
+		}
+		stop, err := r.merge(cur, &cum, ctMax)
+		if err != nil || stop >= 0 {
+			if len(next.recs) > 0 {
+				next.wg.Wait()
 			}
-			o := &cur.out[rec.shard]
-			if r.cfg.Verdicts != nil {
-				if _, err := r.cfg.Verdicts.Write(o.vt[rec.vt.start:rec.vt.end]); err != nil {
-					return -1, err
-				}
-			}
-			if r.cfg.Text != nil {
-				if _, err := r.cfg.Text.Write(o.tx[rec.tx.start:rec.tx.end]); err != nil {
-					return -1, err
-				}
-			}
-			if w := r.cfg.Accepted; w != nil {
-				if _, err := w.bw.Write(o.acc[rec.acc.start:rec.acc.end]); err != nil {
-					return -1, err
-				}
-			}
-			if w := r.cfg.Dropped; w != nil {
-				if _, err := w.bw.Write(o.drp[rec.drp.start:rec.drp.end]); err != nil {
-					return -1, err
-				}
-			}
-			cum += rec.inserts
+			return stop, err
 		}
 		if len(next.recs) == 0 {
 			break
 		}
-		start(next)
 	}
 	// Totals: the reader counted records and the clock, the shards what
 	// happened to them.
@@ -419,6 +397,44 @@ func (r *Replay) runSharded(c *Capture, n int) (stop int, err error) {
 		}
 	}
 	r.shards = wsReplays(ws)
+	return -1, nil
+}
+
+// merge writes the outputs of rd in file order. A record may be written
+// only when the count of one machine could not have reached
+// nf_conntrack_max before it: that count is at most the entries confirmed
+// so far (each one once, expiry only lowers it) plus the packet's own
+// unconfirmed entry and its reply's. merge returns the index of the first
+// record that fails the test, or -1.
+func (r *Replay) merge(rd *round, cum *uint64, ctMax uint64) (int, error) {
+	for i := range rd.recs {
+		rec := &rd.recs[i]
+		if ctMax > 0 && *cum+2 >= ctMax {
+			return rec.idx, nil
+		}
+		o := &rd.out[rec.shard]
+		if r.cfg.Verdicts != nil {
+			if _, err := r.cfg.Verdicts.Write(o.vt[rec.vt.start:rec.vt.end]); err != nil {
+				return -1, err
+			}
+		}
+		if r.cfg.Text != nil {
+			if _, err := r.cfg.Text.Write(o.tx[rec.tx.start:rec.tx.end]); err != nil {
+				return -1, err
+			}
+		}
+		if w := r.cfg.Accepted; w != nil {
+			if _, err := w.bw.Write(o.acc[rec.acc.start:rec.acc.end]); err != nil {
+				return -1, err
+			}
+		}
+		if w := r.cfg.Dropped; w != nil {
+			if _, err := w.bw.Write(o.drp[rec.drp.start:rec.drp.end]); err != nil {
+				return -1, err
+			}
+		}
+		*cum += rec.inserts
+	}
 	return -1, nil
 }
 
