@@ -20,3 +20,5 @@ var (
 	errExist  = errors.New("File exists")
 	errNoData = errors.New("No data available")
 )
+
+var errOverflow = errors.New("Value too large for defined data type")

@@ -41,6 +41,12 @@ const (
 	opRedir
 	opObjrefMap
 	opExthdr
+	opNumgen
+	opHash
+	opFib
+	opRt
+	opSocket
+	opFwd
 	// Fused pairs (a load into a register, then a word compare of that
 	// register): same effect as the two instructions, one dispatch.
 	opPayloadNetCmp

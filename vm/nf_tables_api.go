@@ -74,6 +74,8 @@ type loadExtra struct {
 	// objStates holds, per table and object, the object's state index.
 	objStates [][]objTarget
 	objMaps   []objMap
+	// numgens are the incremental counters of numgen expressions.
+	numgens []uint32
 }
 
 func (m *machine) load(rs *ruleset.Ruleset, cfg Config) error {
@@ -602,6 +604,20 @@ func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, 
 		return l.loadObjref(x)
 	case *ruleset.Exthdr:
 		return l.loadExthdr(x)
+	case *ruleset.Numgen:
+		return l.loadNumgen(x)
+	case *ruleset.Hash:
+		return l.loadHash(x)
+	case *ruleset.Fib:
+		return l.loadFib(x)
+	case *ruleset.Rt:
+		return l.loadRt(x)
+	case *ruleset.Socket:
+		return l.loadSocket(x)
+	case *ruleset.Dup:
+		return l.loadDup(x)
+	case *ruleset.Fwd:
+		return l.loadFwd(x)
 	case *ruleset.Masq:
 		return l.loadProtoRange(opMasq, x.ProtoMin, x.ProtoMax, x.Flags)
 	case *ruleset.Redir:
@@ -1091,6 +1107,22 @@ func hookAllows(e ruleset.Expr, fam ruleset.Family, h *ruleset.ChainHook) error 
 		}
 	case *ruleset.Redir:
 		if h.Type != "nat" || !in(ruleset.HookPrerouting, ruleset.HookOutput) {
+			return errNotSupp
+		}
+	case *ruleset.Fib:
+		if !in(fibHooks(x)...) {
+			return errNotSupp
+		}
+	case *ruleset.Rt:
+		if x.Key == rtTCPMSS && !in(ruleset.HookForward, ruleset.HookOutput, ruleset.HookPostrouting) {
+			return errNotSupp
+		}
+	case *ruleset.Socket:
+		if !in(ruleset.HookPrerouting, ruleset.HookInput, ruleset.HookOutput) {
+			return errNotSupp
+		}
+	case *ruleset.Fwd:
+		if !netdev {
 			return errNotSupp
 		}
 	case *ruleset.Meta:

@@ -284,6 +284,18 @@ func (m *machine) exec(code []insn) {
 			m.objrefMapEval(in)
 		case opExthdr:
 			m.exthdrEval(in)
+		case opNumgen:
+			m.numgenEval(in)
+		case opHash:
+			m.hashEval(in)
+		case opFib:
+			m.fibEval(in)
+		case opRt:
+			m.rtEval(in)
+		case opSocket:
+			m.socketEval(in)
+		case opFwd:
+			m.fwdEval(in)
 		}
 		if m.verdict != ruleset.VerdictContinue {
 			return
