@@ -335,7 +335,11 @@ func (c *compiler) tableBlock(fam string, name *syntax.Name, items []*syntax.Tab
 			case ci.Define != nil:
 				c.define(ci.Define)
 			case ci.Rule != nil:
-				c.rule(ts, p.ch, ci.Rule.Terms, nil)
+				if terms, err := ci.Rule.TermList(); err != nil {
+					c.errs = append(c.errs, err)
+				} else {
+					c.rule(ts, p.ch, terms, nil)
+				}
 			}
 		}
 		c.scopes = c.scopes[:len(c.scopes)-1]
@@ -609,7 +613,12 @@ func (c *compiler) command(cmd *syntax.Command) {
 			c.errorAt(o.Pos, o.Pos.Column+len(o.Text())-1, "No such file or directory")
 			return
 		}
-		c.rule(ts, ch, cmd.Rule.Rule.Terms, &ruleCmd{PosKind: cmd.Rule.PosKind, PosValue: cmd.Rule.PosValue, Insert: cmd.Verb == "insert"})
+		terms, err := cmd.Rule.Rule.TermList()
+		if err != nil {
+			c.errs = append(c.errs, err)
+			return
+		}
+		c.rule(ts, ch, terms, &ruleCmd{PosKind: cmd.Rule.PosKind, PosValue: cmd.Rule.PosValue, Insert: cmd.Verb == "insert"})
 	case cmd.Set != nil:
 		ts, ok := c.table(cmd.Set.Spec.Family, cmd.Set.Spec.Table, false)
 		if !ok || cmd.Set.Spec.Object == nil {

@@ -191,8 +191,12 @@ type TypedObj struct {
 
 // Rule is one rule: the statement terms up to the separator.
 type Rule struct {
-	Pos   lexer.Position
-	Terms []*Term `parser:"@@+"`
+	Pos lexer.Position
+	// Raw is a whole rule line the scanner collapsed into one token (rules
+	// inside chain blocks); Terms() rescans it. Parsing 50k rules term by
+	// term through participle's reflection costs most of the compile time.
+	Raw   string  `parser:"  @RuleText"`
+	Terms []*Term `parser:"| @@+"`
 }
 
 // Term is one token of a rule, or a brace-enclosed set/map literal.

@@ -44,7 +44,16 @@ func TestParseShapes(t *testing.T) {
 		t.Fatalf("chain: %+v", ch)
 	}
 	r := ch.Items[2].Rule
-	if r == nil || len(r.Terms) != 11 || r.Terms[0].Pos.Line != 6 || r.Terms[0].Pos.Column != 3 {
-		t.Fatalf("rule: %+v", r)
+	if r == nil {
+		t.Fatal("no rule")
+	}
+	terms, err := r.TermList()
+	if err != nil || len(terms) != 11 || terms[0].Pos.Line != 6 || terms[0].Pos.Column != 3 || terms[3].Word != "p" || terms[3].Pos.Column != 14 {
+		t.Fatalf("rule terms: %v %+v", err, terms)
+	}
+	// A rule outside a chain block is parsed term by term.
+	add := f.Items[2].Command.Rule.Rule
+	if add == nil || add.Raw != "" || len(add.Terms) != 4 {
+		t.Fatalf("add rule: %+v", add)
 	}
 }

@@ -27,6 +27,8 @@ const (
 	RBrace lexer.TokenType = -7
 	Semi   lexer.TokenType = -8
 	NL     lexer.TokenType = -9
+	// RuleText is a complete rule inside a chain block (see Rule.Raw).
+	RuleText lexer.TokenType = -10
 )
 
 type definition struct{}
@@ -37,7 +39,7 @@ var Lexer lexer.Definition = definition{}
 func (definition) Symbols() map[string]lexer.TokenType {
 	return map[string]lexer.TokenType{
 		"EOF": EOF, "Word": Word, "String": String, "Punct": Punct,
-		"Comma": Comma, "LBrace": LBrace, "RBrace": RBrace, "Semi": Semi, "NL": NL,
+		"Comma": Comma, "LBrace": LBrace, "RBrace": RBrace, "Semi": Semi, "NL": NL, "RuleText": RuleText,
 	}
 }
 
@@ -58,7 +60,7 @@ func (definition) LexBytes(filename string, b []byte) (lexer.Lexer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tokenStream{toks: toks}, nil
+	return &tokenStream{toks: collapseRules(toks, b)}, nil
 }
 
 type tokenStream struct {
@@ -173,4 +175,161 @@ func Scan(filename string, src []byte) ([]lexer.Token, error) {
 	}
 	toks = append(toks, lexer.Token{Type: EOF, Pos: pos(i)})
 	return toks, nil
+}
+
+// chainKeywords start the non-rule lines of a chain block.
+var chainKeywords = map[string]bool{"type": true, "policy": true, "comment": true, "devices": true,
+	"define": true, "redefine": true, "undefine": true, "include": true, "flags": true}
+
+// collapseRules replaces the tokens of each rule line inside a chain block
+// by one RuleText token holding the line's source text.
+func collapseRules(toks []lexer.Token, src []byte) []lexer.Token {
+	out := make([]lexer.Token, 0, len(toks)/4+8)
+	// stack of open blocks: true for a chain body
+	var stack []bool
+	lineStart := true
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		inChain := len(stack) > 0 && stack[len(stack)-1]
+		if inChain && lineStart && t.Type == Word && !chainKeywords[t.Value] {
+			// collect to the separator at depth 0 or the closing brace
+			depth := 0
+			j := i
+		scan:
+			for ; j < len(toks); j++ {
+				switch toks[j].Type {
+				case LBrace:
+					depth++
+				case RBrace:
+					if depth == 0 {
+						break scan
+					}
+					depth--
+				case Semi, NL, EOF:
+					if depth == 0 {
+						break scan
+					}
+				}
+			}
+			last := toks[j-1]
+			end := last.Pos.Offset + len(last.Value)
+			out = append(out, lexer.Token{Type: RuleText, Value: string(src[t.Pos.Offset:end]), Pos: t.Pos})
+			i = j - 1
+			lineStart = false
+			continue
+		}
+		switch t.Type {
+		case LBrace:
+			isChain := false
+			// chain NAME {  or  add chain [family] table NAME {
+			for k := len(out) - 1; k >= 0 && k >= len(out)-5; k-- {
+				if out[k].Type == NL || out[k].Type == Semi || out[k].Type == LBrace || out[k].Type == RBrace {
+					break
+				}
+				if out[k].Type == Word && out[k].Value == "chain" {
+					isChain = true
+					break
+				}
+			}
+			stack = append(stack, isChain)
+			lineStart = true
+		case RBrace:
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+			lineStart = false
+		case Semi, NL:
+			lineStart = true
+		default:
+			lineStart = false
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// Terms returns the rule's terms, rescanning a collapsed rule line.
+func (r *Rule) TermList() ([]*Term, error) {
+	if r.Raw == "" {
+		return r.Terms, nil
+	}
+	toks, err := Scan(r.Pos.Filename, []byte(r.Raw))
+	if err != nil {
+		return nil, err
+	}
+	for k := range toks {
+		p := &toks[k].Pos
+		if p.Line == 1 {
+			p.Column += r.Pos.Column - 1
+		}
+		p.Line += r.Pos.Line - 1
+		p.Offset += r.Pos.Offset
+	}
+	i := 0
+	return buildTerms(toks, &i, false), nil
+}
+
+func tokEnd(t lexer.Token) lexer.Position {
+	e := t.Pos
+	e.Column += len(t.Value)
+	e.Offset += len(t.Value)
+	return e
+}
+
+// buildTerms turns a rule's scanner tokens into terms.
+func buildTerms(toks []lexer.Token, i *int, _ bool) []*Term {
+	var out []*Term
+	for *i < len(toks) {
+		switch toks[*i].Type {
+		case EOF:
+			return out
+		case NL, Semi, RBrace:
+			*i++
+			continue
+		}
+		out = append(out, buildOne(toks, i))
+	}
+	return out
+}
+
+// buildOne builds one term: a token, or a whole set literal.
+func buildOne(toks []lexer.Token, i *int) *Term {
+	t := toks[*i]
+	*i++
+	if t.Type != LBrace {
+		term := &Term{Pos: t.Pos, EndPos: tokEnd(t)}
+		switch t.Type {
+		case Word:
+			term.Word = t.Value
+		case String:
+			term.Str = t.Value
+		default:
+			term.Op = t.Value
+		}
+		return term
+	}
+	sl := &SetLit{Pos: t.Pos}
+	for *i < len(toks) && toks[*i].Type != RBrace && toks[*i].Type != EOF {
+		switch toks[*i].Type {
+		case Comma, NL, Semi:
+			*i++
+			continue
+		}
+		el := &Elem{Pos: toks[*i].Pos}
+		for *i < len(toks) {
+			tt := toks[*i].Type
+			if tt == Comma || tt == NL || tt == Semi || tt == RBrace || tt == EOF {
+				break
+			}
+			sub := buildOne(toks, i)
+			el.Terms = append(el.Terms, &ElemTerm{Pos: sub.Pos, EndPos: sub.EndPos, Set: sub.Set, Word: sub.Word, Str: sub.Str, Op: sub.Op})
+		}
+		sl.Elems = append(sl.Elems, el)
+	}
+	sl.EndPos = t.Pos
+	if *i < len(toks) && toks[*i].Type == RBrace {
+		sl.EndPos = tokEnd(toks[*i])
+		*i++
+	}
+	return &Term{Pos: t.Pos, EndPos: sl.EndPos, Set: sl}
 }

@@ -333,10 +333,10 @@ func match(a any, path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if sym == "==" {
-		// OP_EQ and OP_IMPLICIT evaluate alike except for bitmask
-		// values, where the JSON output says "in" for the implicit form.
-		sym = "=="
+	if _, isBool := o["right"].(bool); isBool && sym == "==" {
+		// exists/missing: the text grammar takes a boolean without an
+		// operator (nft prints `fib … oif missing`)
+		sym = ""
 	}
 	if sym == "" {
 		return left + " " + right, nil
