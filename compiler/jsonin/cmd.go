@@ -366,7 +366,7 @@ func (w *writer) set(verb, kind, fam string, o map[string]any, path string) erro
 		fs := strList(fl)
 		for _, f := range fs {
 			if !setFlags[f] {
-				return errAt(path+".flags", "Unknown set flag '%s'", f)
+				return errAt(path+".flags", "Invalid set flag '%s'", f)
 			}
 		}
 		if len(fs) > 0 {
@@ -479,7 +479,9 @@ func stripElemStmts(v any) (any, bool) {
 
 var elemStmtKeys = []string{"counter", "limit", "quota", "ct count", "last"}
 
-var setFlags = map[string]bool{"constant": true, "interval": true, "timeout": true, "dynamic": true}
+// setFlags are the flags nft 1.0.6's JSON parser accepts ("dynamic" is
+// rejected with "Invalid set flag", observed).
+var setFlags = map[string]bool{"constant": true, "interval": true, "timeout": true}
 
 // typeName is SET_TYPE := STRING | [ STRING, … ] (a concatenation).
 func typeName(v any, path string) (string, error) {

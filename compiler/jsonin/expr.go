@@ -311,14 +311,17 @@ func primary(k string, a any, path string) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		// nft 1.0.6 names the family inside the key ("ip saddr") and
+		// ignores a "family" property (observed: `nft -j list ruleset`
+		// prints {"key": "ip saddr", "dir": "original"}).
 		out := "ct"
 		if d := s("dir"); d != "" {
 			out += " " + word(d)
 		}
-		if f := s("family"); f != "" {
+		for _, f := range strings.Fields(key) {
 			out += " " + word(f)
 		}
-		return out + " " + word(key), nil
+		return out, nil
 	case "rt":
 		key, err := str(o, "key", path)
 		if err != nil {

@@ -128,7 +128,9 @@ func stmt(v any, path string) (string, error) {
 			return "ct count over " + val, nil
 		}
 		return "ct count " + val, nil
-	case "set", "map":
+	case "set":
+		// nft 1.0.6 has no "map" statement in JSON ("Unknown statement
+		// object 'map'"), so map updates cannot be expressed either.
 		return dynset(k, a, path)
 	case "vmap":
 		o, err := obj(a, path, k)

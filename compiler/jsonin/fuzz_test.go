@@ -1,0 +1,35 @@
+package jsonin
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/nftgo/nftgo/compiler"
+)
+
+func jsonUnmarshal(b []byte, v *any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	return d.Decode(v)
+}
+
+// FuzzCompileJSON: no input may panic (CompileJSON turns a panic into an
+// error, so the fuzzer checks for the internal-error message instead).
+func FuzzCompileJSON(f *testing.F) {
+	files, _ := filepath.Glob("testdata/roundtrip/*.json")
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"nftables": [{"add": {"rule": {"family": "inet", "table": "t", "chain": "c", "expr": [{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["new"]}}]}}}]}`))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		_, err := CompileJSON("fuzz.json", src, compiler.Options{})
+		if err != nil && bytes.Contains([]byte(err.Error()), []byte("internal error")) {
+			t.Fatalf("panic: %v", err)
+		}
+	})
+}
