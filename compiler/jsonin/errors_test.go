@@ -48,49 +48,51 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// TestTranslate pins the nft text of statements nft 1.0.6 prints in JSON
-// for forms the round-trip rulesets do not contain. Each expected line was
-// checked to compile in nft 1.0.6 to the same batch as the JSON
-// (nft --debug=netlink -c -f vs -c -j -f, in a netns).
+// translateCases pin the nft text of statements for forms the round-trip
+// rulesets do not contain. TestLiveTranslate checks each against nft
+// 1.0.6: the JSON (nft --debug=netlink -c -j -f) and the text (-c -f) must
+// compile to the same batch.
+var translateCases = []struct{ stmt, want string }{
+	{`{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}`, "ct state established,related"},
+	{`{"match": {"op": "==", "left": {"&": [{"payload": {"protocol": "tcp", "field": "flags"}}, ["fin", "syn", "rst", "ack"]]}, "right": "syn"}}`, "tcp flags & (fin | syn | rst | ack) == syn"},
+	{`{"match": {"op": "==", "left": {"ct": {"key": "ip saddr", "dir": "original"}}, "right": {"prefix": {"addr": "10.0.0.0", "len": 8}}}}`, "ct original ip saddr == 10.0.0.0/8"},
+	{`{"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr", "iif"]}}, "right": "local"}}`, "fib daddr . iif type == local"},
+	{`{"match": {"op": "==", "left": {"exthdr": {"name": "frag"}}, "right": true}}`, "exthdr frag exists"},
+	{`{"match": {"op": "==", "left": {"tcp option": {"name": "sack-perm"}}, "right": false}}`, "tcp option sack-perm missing"},
+	{`{"match": {"op": ">=", "left": {"payload": {"base": "nh", "offset": 64, "len": 8}}, "right": 3}}`, "@nh,64,8 >= 3"},
+	{`{"match": {"op": "==", "left": {"socket": {"key": "transparent"}}, "right": 1}}`, "socket transparent == 1"},
+	{`{"match": {"op": "==", "left": {"osf": {"key": "name", "ttl": "loose"}}, "right": "Linux"}}`, "osf ttl loose name == Linux"},
+	{`{"match": {"op": "==", "left": {"rt": {"key": "nexthop", "family": "ip"}}, "right": "192.0.2.1"}}`, "rt ip nexthop == 192.0.2.1"},
+	{`{"snat": {"family": "ip6", "addr": "2001:db8::1", "port": {"range": [1000, 2000]}, "flags": ["random", "persistent"]}}`, "snat ip6 to [2001:db8::1]:1000-2000 random,persistent"},
+	{`{"dnat": {"family": "ip", "addr": {"map": {"key": {"payload": {"protocol": "tcp", "field": "dport"}}, "data": {"set": [[80, "10.0.0.1"], [443, "10.0.0.2"]]}}}}}`, "dnat ip to tcp dport map { 80 : 10.0.0.1, 443 : 10.0.0.2 }"},
+	{`{"masquerade": {"port": {"range": [1024, 65535]}, "flags": "fully-random"}}`, "masquerade to :1024-65535 fully-random"},
+	{`{"redirect": {"port": 8080}}`, "redirect to :8080"},
+	{`{"reject": {"type": "icmpx", "expr": "admin-prohibited"}}`, "reject with icmpx type admin-prohibited"},
+	{`{"reject": {"type": "tcp reset"}}`, "reject with tcp reset"},
+	{`{"limit": {"rate": 10, "burst": 5, "per": "minute"}}`, "limit rate 10/minute burst 5 packets"},
+	{`{"limit": {"rate": 1, "rate_unit": "mbytes", "per": "second", "burst": 2, "burst_unit": "mbytes", "inv": true}}`, "limit rate over 1 mbytes/second burst 2 mbytes"},
+	{`{"quota": {"val": 25, "val_unit": "mbytes", "used": 1, "used_unit": "kbytes", "inv": true}}`, "quota over 25 mbytes used 1 kbytes"},
+	{`{"log": {"prefix": "in: ", "level": "info", "flags": ["tcp sequence", "tcp options", "skuid"]}}`, `log prefix "in: " level info flags skuid flags tcp sequence,options`},
+	{`{"log": {"group": 2, "snaplen": 64, "queue-threshold": 10}}`, "log group 2 snaplen 64 queue-threshold 10"},
+	{`{"ct count": {"val": 4, "inv": true}}`, "ct count over 4"},
+	{`{"set": {"op": "update", "elem": {"payload": {"protocol": "ip", "field": "saddr"}}, "set": "@meters", "stmt": [{"limit": {"rate": 5, "per": "second"}}]}}`, "update @meters { ip saddr limit rate 5/second }"},
+	{`{"vmap": {"key": {"meta": {"key": "l4proto"}}, "data": {"set": [["tcp", {"jump": {"target": "tcp_in"}}], ["udp", {"goto": {"target": "udp_in"}}], ["icmp", {"accept": null}]]}}}`, "meta l4proto vmap { tcp : jump tcp_in, udp : goto udp_in, icmp : accept }"},
+	{`{"mangle": {"key": {"payload": {"protocol": "ip", "field": "ttl"}}, "value": 64}}`, "ip ttl set 64"},
+	{`{"mangle": {"key": {"ct": {"key": "mark"}}, "value": {"|": [{"meta": {"key": "mark"}}, 16]}}}`, "ct mark set meta mark | 16"},
+	{`{"counter": "web"}`, `counter name "web"`},
+	{`{"counter": {"packets": 3, "bytes": 120}}`, "counter packets 3 bytes 120"},
+	{`{"notrack": null}`, "notrack"},
+	{`{"ct helper": "ftp-std"}`, `ct helper set "ftp-std"`},
+	{`{"jump": {"target": "other"}}`, "jump other"},
+	{`{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "eth*"}}`, `meta iifname == "eth*"`},
+	{`{"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip", "field": "saddr"}}, {"payload": {"protocol": "tcp", "field": "dport"}}]}, "right": {"set": [{"concat": ["10.0.0.1", 22]}, {"elem": {"val": {"concat": ["10.0.0.2", 80]}, "comment": "x"}}]}}}`,
+		`ip saddr . tcp dport == { 10.0.0.1 . 22, 10.0.0.2 . 80 comment "x" }`},
+	{`{"match": {"op": "==", "left": {"jhash": {"mod": 4, "seed": 4660, "expr": {"payload": {"protocol": "ip", "field": "saddr"}}}}, "right": 0}}`, "jhash ip saddr mod 4 seed 4660 == 0"},
+	{`{"match": {"op": "==", "left": {"numgen": {"mode": "inc", "mod": 3, "offset": 7}}, "right": 8}}`, "numgen inc mod 3 offset 7 == 8"},
+}
+
 func TestTranslate(t *testing.T) {
-	for _, tc := range []struct{ stmt, want string }{
-		{`{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}`, "ct state established,related"},
-		{`{"match": {"op": "==", "left": {"&": [{"payload": {"protocol": "tcp", "field": "flags"}}, ["fin", "syn", "rst", "ack"]]}, "right": "syn"}}`, "tcp flags & (fin | syn | rst | ack) == syn"},
-		{`{"match": {"op": "==", "left": {"ct": {"key": "ip saddr", "dir": "original"}}, "right": {"prefix": {"addr": "10.0.0.0", "len": 8}}}}`, "ct original ip saddr == 10.0.0.0/8"},
-		{`{"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr", "iif"]}}, "right": "local"}}`, "fib daddr . iif type == local"},
-		{`{"match": {"op": "==", "left": {"exthdr": {"name": "frag"}}, "right": true}}`, "exthdr frag exists"},
-		{`{"match": {"op": "==", "left": {"tcp option": {"name": "sack-perm"}}, "right": false}}`, "tcp option sack-perm missing"},
-		{`{"match": {"op": ">=", "left": {"payload": {"base": "nh", "offset": 64, "len": 8}}, "right": 3}}`, "@nh,64,8 >= 3"},
-		{`{"match": {"op": "==", "left": {"socket": {"key": "transparent"}}, "right": 1}}`, "socket transparent == 1"},
-		{`{"match": {"op": "==", "left": {"osf": {"key": "name", "ttl": "loose"}}, "right": "Linux"}}`, "osf ttl loose name == Linux"},
-		{`{"match": {"op": "==", "left": {"rt": {"key": "nexthop", "family": "ip"}}, "right": "192.0.2.1"}}`, "rt ip nexthop == 192.0.2.1"},
-		{`{"snat": {"family": "ip6", "addr": "2001:db8::1", "port": {"range": [1000, 2000]}, "flags": ["random", "persistent"]}}`, "snat ip6 to [2001:db8::1]:1000-2000 random,persistent"},
-		{`{"dnat": {"family": "ip", "addr": {"map": {"key": {"payload": {"protocol": "tcp", "field": "dport"}}, "data": {"set": [[80, "10.0.0.1"], [443, "10.0.0.2"]]}}}}}`, "dnat ip to tcp dport map { 80 : 10.0.0.1, 443 : 10.0.0.2 }"},
-		{`{"masquerade": {"port": {"range": [1024, 65535]}, "flags": "fully-random"}}`, "masquerade to :1024-65535 fully-random"},
-		{`{"redirect": {"port": 8080}}`, "redirect to :8080"},
-		{`{"reject": {"type": "icmpx", "expr": "admin-prohibited"}}`, "reject with icmpx type admin-prohibited"},
-		{`{"reject": {"type": "tcp reset"}}`, "reject with tcp reset"},
-		{`{"limit": {"rate": 10, "burst": 5, "per": "minute"}}`, "limit rate 10/minute burst 5 packets"},
-		{`{"limit": {"rate": 1, "rate_unit": "mbytes", "per": "second", "burst": 2, "burst_unit": "mbytes", "inv": true}}`, "limit rate over 1 mbytes/second burst 2 mbytes"},
-		{`{"quota": {"val": 25, "val_unit": "mbytes", "used": 1, "used_unit": "kbytes", "inv": true}}`, "quota over 25 mbytes used 1 kbytes"},
-		{`{"log": {"prefix": "in: ", "level": "info", "flags": ["tcp sequence", "tcp options", "skuid"]}}`, `log prefix "in: " level info flags skuid flags tcp sequence,options`},
-		{`{"log": {"group": 2, "snaplen": 64, "queue-threshold": 10}}`, "log group 2 snaplen 64 queue-threshold 10"},
-		{`{"ct count": {"val": 4, "inv": true}}`, "ct count over 4"},
-		{`{"set": {"op": "update", "elem": {"payload": {"protocol": "ip", "field": "saddr"}}, "set": "@meters", "stmt": [{"limit": {"rate": 5, "per": "second"}}]}}`, "update @meters { ip saddr limit rate 5/second }"},
-		{`{"vmap": {"key": {"meta": {"key": "l4proto"}}, "data": {"set": [["tcp", {"jump": {"target": "tcp_in"}}], ["udp", {"goto": {"target": "udp_in"}}], ["icmp", {"accept": null}]]}}}`, "meta l4proto vmap { tcp : jump tcp_in, udp : goto udp_in, icmp : accept }"},
-		{`{"mangle": {"key": {"payload": {"protocol": "ip", "field": "ttl"}}, "value": 64}}`, "ip ttl set 64"},
-		{`{"mangle": {"key": {"ct": {"key": "mark"}}, "value": {"|": [{"meta": {"key": "mark"}}, 16]}}}`, "ct mark set meta mark | 16"},
-		{`{"counter": "web"}`, `counter name "web"`},
-		{`{"counter": {"packets": 3, "bytes": 120}}`, "counter packets 3 bytes 120"},
-		{`{"notrack": null}`, "notrack"},
-		{`{"ct helper": "ftp-std"}`, `ct helper set "ftp-std"`},
-		{`{"jump": {"target": "other"}}`, "jump other"},
-		{`{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "eth*"}}`, `meta iifname == "eth*"`},
-		{`{"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip", "field": "saddr"}}, {"payload": {"protocol": "tcp", "field": "dport"}}]}, "right": {"set": [{"concat": ["10.0.0.1", 22]}, {"elem": {"val": {"concat": ["10.0.0.2", 80]}, "comment": "x"}}]}}}`,
-			`ip saddr . tcp dport == { 10.0.0.1 . 22, 10.0.0.2 . 80 comment "x" }`},
-		{`{"match": {"op": "==", "left": {"jhash": {"mod": 4, "seed": 4660, "expr": {"payload": {"protocol": "ip", "field": "saddr"}}}}, "right": 0}}`, "jhash ip saddr mod 4 seed 4660 == 0"},
-		{`{"match": {"op": "==", "left": {"numgen": {"mode": "inc", "mod": 3, "offset": 7}}, "right": 8}}`, "numgen inc mod 3 offset 7 == 8"},
-	} {
+	for _, tc := range translateCases {
 		var v any
 		if err := jsonUnmarshal([]byte(tc.stmt), &v); err != nil {
 			t.Fatalf("%s: %v", tc.stmt, err)

@@ -5,11 +5,45 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	"github.com/nftgo/nftgo/compiler"
 	"github.com/nftgo/nftgo/syntax"
 )
+
+// CompileFile is what `nft -j -f FILE` does with FILE: a document that is
+// valid JSON is read as libnftables JSON, anything else falls back to the
+// nft text parser (nft_run_cmd_from_filename tries the JSON parser first
+// and falls back on -EINVAL; observed: invalid JSON reports text syntax
+// errors). "-" reads standard input.
+func CompileFile(path string, opt compiler.Options) (*compiler.Compiled, error) {
+	var src []byte
+	var err error
+	name := path
+	if path == "-" {
+		name = "/dev/stdin"
+		src, err = io.ReadAll(os.Stdin)
+	} else {
+		src, err = os.ReadFile(path)
+	}
+	if err != nil {
+		if path != "-" {
+			return compiler.CompileFile(path, opt) // nft's "Could not open file" error
+		}
+		return nil, err
+	}
+	return Compile(name, src, opt)
+}
+
+// Compile reads src as JSON when it is valid JSON, else as nft text.
+func Compile(name string, src []byte, opt compiler.Options) (*compiler.Compiled, error) {
+	if json.Valid(src) {
+		return CompileJSON(name, src, opt)
+	}
+	return compiler.CompileSource(name, src, opt)
+}
 
 // CompileJSON compiles a libnftables JSON document. name is used in error
 // messages. Errors name the JSON path of the object at fault.
