@@ -362,7 +362,9 @@ func (w *writer) set(verb, kind, fam string, o map[string]any, path string) erro
 		typ += " : " + data
 	}
 	items = append(items, typ)
-	if fl, ok := o["flags"]; ok {
+	if fl, ok := o["flags"].([]any); ok {
+		// only an array: nft 1.0.6 ignores a lone string here (observed:
+		// "flags": "interval" then fails on prefix elements)
 		fs := strList(fl)
 		for _, f := range fs {
 			if !setFlags[f] {

@@ -4,12 +4,17 @@
 # scratch network namespace, save `nft -j list ruleset` as NAME.json, then
 # `nft --debug=netlink -c -j -f NAME.json` as NAME.nl (NAME.nft-err when nft
 # rejects it) and `nft --debug=netlink -c -f RULESET.nft` as NAME.text.nl.
+# testdata/documents/NAME.json are written by hand; NAME.nl is nft's batch.
 # NAME is the ruleset's path from the repository root with "/" as "__".
 set -e
 ns=jsonin-regen-$$
 ip netns add $ns
 trap 'ip netns del $ns' EXIT
 out=$(pwd)/testdata/roundtrip
+for d in testdata/documents/*.json; do
+	ip netns exec $ns nft flush ruleset
+	ip netns exec $ns nft --debug=netlink -c -j -f "$d" >"${d%.json}.nl"
+done
 cd ../..
 find . -name '*.nft' -not -path './.*' -not -path './compiler/jsonin/*' | sort | while read -r f; do
 	name=$(echo "${f#./}" | sed 's|\.nft$||; s|/|__|g')
