@@ -78,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) (status int) {
 		return 0
 	}
 	if o.replay != "" {
-		return runReplay(o, c, bw, stderr)
+		return runReplay(o, c, bw, isDevNull(stdout), stderr)
 	}
 	if len(o.cmd) > 0 {
 		if err := command(bw, o, c.Ruleset); err != nil {
@@ -199,4 +199,20 @@ func findTable(rs *ruleset.Ruleset, f ruleset.Family, name string) *ruleset.Tabl
 		}
 	}
 	return nil
+}
+
+// isDevNull reports whether w is /dev/null: a replay then skips formatting
+// the per-packet lines nobody reads (as GNU tar skips reading archive
+// members it would write to /dev/null); the summary is still written.
+func isDevNull(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(os.DevNull)
+	return err == nil && os.SameFile(a, b)
 }

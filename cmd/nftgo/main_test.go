@@ -158,3 +158,31 @@ func TestSubcommandTest(t *testing.T) {
 		t.Errorf("nftgo test EMPTYDIR: status %d, stdout %q", st, out)
 	}
 }
+
+// TestIsDevNull: only /dev/null itself is recognised, not a file or a pipe.
+func TestIsDevNull(t *testing.T) {
+	dn, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dn.Close()
+	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	for _, tc := range []struct {
+		w    any
+		want bool
+	}{{dn, true}, {f, false}, {pw, false}, {&bytes.Buffer{}, false}} {
+		if got := isDevNull(tc.w.(interface{ Write([]byte) (int, error) })); got != tc.want {
+			t.Errorf("isDevNull(%T) = %v, want %v", tc.w, got, tc.want)
+		}
+	}
+}

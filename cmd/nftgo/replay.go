@@ -22,7 +22,7 @@ import (
 // --verdicts (JSON lines) or, without it, human-readable lines and a summary
 // on stdout; then the COMMAND words over the machine's snapshot and the
 // conntrack table to --conntrack.
-func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, stderr io.Writer) int {
+func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, devNull bool, stderr io.Writer) int {
 	fail := func(err error) int {
 		stdout.Flush()
 		fmt.Fprintf(stderr, "nftgo: %v\n", err)
@@ -69,7 +69,9 @@ func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, stderr io
 	var vw *bufio.Writer
 	switch o.verdicts {
 	case "":
-		cfg.Text = stdout
+		if !devNull {
+			cfg.Text = stdout
+		}
 	case "-":
 		cfg.Verdicts = stdout
 	default:
@@ -156,7 +158,7 @@ func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, stderr io
 		}
 	}
 	now := r.Now()
-	if cfg.Text != nil {
+	if o.verdicts == "" {
 		if err := r.WriteSummary(stdout); err != nil {
 			return fail(err)
 		}
@@ -166,7 +168,7 @@ func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, stderr io
 		fmt.Fprintf(stderr, "nftgo: %s: %v; the results above cover the records before it\n", o.replay, st)
 	}
 	if len(o.cmd) > 0 {
-		if cfg.Text != nil {
+		if o.verdicts == "" {
 			fmt.Fprintln(stdout)
 		}
 		if err := command(stdout, o, r.Snapshot(now)); err != nil {
@@ -176,7 +178,7 @@ func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, stderr io
 		}
 	}
 	if o.conntrack != "" {
-		if err := writeConntrack(o.conntrack, r, now, stdout, cfg.Text != nil); err != nil {
+		if err := writeConntrack(o.conntrack, r, now, stdout, o.verdicts == ""); err != nil {
 			return fail(err)
 		}
 	}
