@@ -84,6 +84,7 @@ var translateCases = []struct{ stmt, want string }{
 	{`{"notrack": null}`, "notrack"},
 	{`{"ct helper": "ftp-std"}`, `ct helper set "ftp-std"`},
 	{`{"jump": {"target": "other"}}`, "jump other"},
+	{`{"match": {"op": "!=", "left": {"meta": {"key": "oifname"}}, "right": {"set": ["counter", "lo"]}}}`, `meta oifname != { "counter", "lo" }`},
 	{`{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "eth*"}}`, `meta iifname == "eth*"`},
 	{`{"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip", "field": "saddr"}}, {"payload": {"protocol": "tcp", "field": "dport"}}]}, "right": {"set": [{"concat": ["10.0.0.1", 22]}, {"elem": {"val": {"concat": ["10.0.0.2", 80]}, "comment": "x"}}]}}}`,
 		`ip saddr . tcp dport == { 10.0.0.1 . 22, 10.0.0.2 . 80 comment "x" }`},

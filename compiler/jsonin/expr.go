@@ -43,6 +43,37 @@ func word(s string) string {
 	return quote(s)
 }
 
+// ifnameKeys are meta keys of string type: their values are quoted so an
+// interface named like a keyword ("counter") stays a name.
+var ifnameKeys = map[string]bool{
+	"iifname": true, "oifname": true, "ibrname": true, "obrname": true,
+	"ibridgename": true, "obridgename": true, "iifkind": true, "oifkind": true, "sdifname": true,
+}
+
+// quoteStrings quotes the string immediates of v (a value, list or set).
+func quoteStrings(v any) any {
+	switch x := v.(type) {
+	case string:
+		if !strings.HasPrefix(x, "@") && x != "*" {
+			return stringLit(x)
+		}
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = quoteStrings(e)
+		}
+		return out
+	case map[string]any:
+		if s, ok := x["set"]; ok && len(x) == 1 {
+			return map[string]any{"set": quoteStrings(s)}
+		}
+	}
+	return v
+}
+
+// stringLit is a string already written as nft text.
+type stringLit string
+
 // expr translates an expression. JSON immediates become symbols resolved
 // by the evaluator against the datatype they meet, as in json_parse_immediate.
 //
@@ -51,6 +82,8 @@ func expr(v any, path string) (string, error) {
 	switch x := v.(type) {
 	case json.Number:
 		return x.String(), nil
+	case stringLit:
+		return quote(string(x)), nil
 	case string:
 		switch {
 		case x == "*":

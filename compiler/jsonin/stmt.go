@@ -331,7 +331,15 @@ func match(a any, path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	right, err := expr(o["right"], path+".right")
+	rv := o["right"]
+	if m, ok := o["left"].(map[string]any); ok {
+		if meta, ok := m["meta"].(map[string]any); ok && len(m) == 1 {
+			if k, _ := meta["key"].(string); ifnameKeys[k] {
+				rv = quoteStrings(rv)
+			}
+		}
+	}
+	right, err := expr(rv, path+".right")
 	if err != nil {
 		return "", err
 	}
