@@ -78,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) (status int) {
 		return 0
 	}
 	if o.replay != "" {
-		return runReplay(o, c, bw, isDevNull(stdout), stderr)
+		return runReplay(o, c, bw, stdout, stderr)
 	}
 	if len(o.cmd) > 0 {
 		if err := command(bw, o, c.Ruleset); err != nil {

@@ -22,7 +22,8 @@ import (
 // --verdicts (JSON lines) or, without it, human-readable lines and a summary
 // on stdout; then the COMMAND words over the machine's snapshot and the
 // conntrack table to --conntrack.
-func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, devNull bool, stderr io.Writer) int {
+func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, rawStdout io.Writer, stderr io.Writer) int {
+	devNull := isDevNull(rawStdout)
 	fail := func(err error) int {
 		stdout.Flush()
 		fmt.Fprintf(stderr, "nftgo: %v\n", err)
@@ -99,7 +100,11 @@ func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, devNull b
 		*o.dst = po.w
 	}
 	_, size := capf.Progress()
-	bar := newProgress(stderr, o.replay, size)
+	// No bar between per-packet lines on the same terminal.
+	var bar *progress
+	if f, ok := rawStdout.(*os.File); !ok || !isTerminal(f) {
+		bar = newProgress(stderr, o.replay, size)
+	}
 	if bar != nil {
 		cfg.Progress = bar.update
 	}
