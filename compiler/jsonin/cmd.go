@@ -623,7 +623,7 @@ func (w *writer) namedObject(verb, kind, fam string, o map[string]any, path stri
 			if !ok {
 				continue
 			}
-			s := fmt.Sprint(v)
+			s := word(fmt.Sprint(v))
 			if k == "timeout" {
 				s += "ms"
 			}

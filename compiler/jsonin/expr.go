@@ -3,6 +3,7 @@ package jsonin
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -22,6 +23,15 @@ func isWord(s string) bool {
 		}
 	}
 	return true
+}
+
+// words writes each string with word and joins them.
+func words(list []string, sep string) string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = word(s)
+	}
+	return strings.Join(out, sep)
 }
 
 // quote writes a string as an nft quoted string (names, comments,
@@ -81,6 +91,11 @@ type stringLit string
 func expr(v any, path string) (string, error) {
 	switch x := v.(type) {
 	case json.Number:
+		if _, err := x.Int64(); err != nil {
+			if _, uerr := strconv.ParseUint(x.String(), 10, 64); uerr != nil {
+				return "", errAt(path, "Invalid immediate %s (not an integer)", x)
+			}
+		}
 		return x.String(), nil
 	case stringLit:
 		return quote(string(x)), nil

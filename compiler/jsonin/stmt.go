@@ -189,7 +189,7 @@ func stmt(v any, path string) (string, error) {
 			out += " num " + s
 		}
 		if fl := strList(o["flags"]); len(fl) > 0 {
-			out += " " + strings.Join(fl, ",")
+			out += " " + words(fl, ",")
 		}
 		return out, nil
 	case "fwd":
@@ -480,7 +480,7 @@ func nat(k string, a any, path string) (string, error) {
 		}
 	}
 	if fl := strList(o["flags"]); len(fl) > 0 {
-		out += " " + strings.Join(fl, ",")
+		out += " " + words(fl, ",")
 	}
 	return out, nil
 }
@@ -540,6 +540,8 @@ func synproxyArgs(o map[string]any, path string) (string, error) {
 			parts = append(parts, k+" "+v)
 		}
 	}
-	parts = append(parts, strList(o["flags"])...)
+	if fl := strList(o["flags"]); len(fl) > 0 {
+		parts = append(parts, words(fl, " "))
+	}
 	return strings.Join(parts, " "), nil
 }
