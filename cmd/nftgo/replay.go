@@ -102,7 +102,8 @@ func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, rawStdout
 	_, size := capf.Progress()
 	// No bar between per-packet lines on the same terminal.
 	var bar *progress
-	if f, ok := rawStdout.(*os.File); !ok || !isTerminal(f) {
+	linesOnStdout := o.verdicts == "-" || o.verdicts == "" && !devNull
+	if f, ok := rawStdout.(*os.File); !linesOnStdout || !ok || !isTerminal(f) {
 		bar = newProgress(stderr, o.replay, size)
 	}
 	if bar != nil {
