@@ -574,6 +574,9 @@ func (w *writer) namedObject(verb, kind, fam string, o map[string]any, path stri
 		}
 		body = append(body, q)
 	case "limit":
+		// nft 1.0.6 creates the object in packets whatever "unit" says
+		// (observed: "unit": "bytes" is sent as type 0), so the unit is
+		// not read.
 		l, err := limitText(o, path, true)
 		if err != nil {
 			return err

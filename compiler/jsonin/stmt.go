@@ -27,6 +27,14 @@ func stmt(v any, path string) (string, error) {
 		case string:
 			return "counter name " + quote(x), nil
 		case map[string]any:
+			if ref, ok := x["map"]; ok && len(x) == 1 {
+				// a reference chosen by a map: counter name tcp dport map @m
+				e, err := expr(map[string]any{"map": ref}, path)
+				if err != nil {
+					return "", err
+				}
+				return "counter name " + e, nil
+			}
 			p, _, err := num(x, "packets", path)
 			if err != nil {
 				return "", err
@@ -375,11 +383,7 @@ func limitText(o map[string]any, path string, object bool) (string, error) {
 		per = p
 	}
 	ru := "packets"
-	if object {
-		if u, ok := o["unit"].(string); ok {
-			ru = u
-		}
-	} else {
+	if !object {
 		ru = unit(o, "rate_unit", "packets")
 	}
 	out := "limit rate "
