@@ -71,7 +71,7 @@ var knownGaps = map[string]string{
 	"compiler__list__testdata__router-maps__ruleset":  "`add rule … tcp option maxseg size set rt mtu` as a command: Could not parse integer",
 	"compiler__list__testdata__sets-dynamic__ruleset": "set elements with ct count in a set no rule has given a ct count yet",
 	"objmap": "object maps (`type inet_service : counter`) and `counter name tcp dport map @m`",
-	"gaps":   "`add element` to an existing interval set (nft prints the elements twice) , `insert rule … index N` (nft prints the position on the rule header), element comments (userdata)",
+	"gaps":   "`add element` to an existing interval set (nft prints the elements twice) , `insert rule … index N` (nft prints the position on the rule header), element comments (userdata), the size nft gives a constant set",
 }
 
 // checkBatch compiles one JSON file and returns how its batch differs from
