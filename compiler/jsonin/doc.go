@@ -13,6 +13,17 @@
 // symbol expressions that the shared evaluator resolves by datatype, exactly
 // as it does for words of a text ruleset.
 //
+// Where nft 1.0.6's JSON parser and its text parser disagree, the
+// translation follows the JSON parser, checked against nft itself: a
+// "family" in ct expressions is ignored (the family is part of the key,
+// "ip saddr"), set flags are read only from an array and "dynamic" is
+// rejected, limit objects are created in packets, there is no "map"
+// statement, and element statements in a set without set statements turn
+// into a dynamic set (ct count) or are not sent.
+//
+// CompileFile and Compile mirror `nft -j -f`: valid JSON is read as JSON,
+// anything else as nft text.
+//
 // Each generated line remembers the JSON path of the command and of every
 // statement on it, so a compile error names the JSON object at fault
 // (nftables[3].rule.expr[1]) together with the nft text it was read as.
