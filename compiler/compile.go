@@ -350,6 +350,9 @@ func (c *compiler) flowtableDecl(ts *tableState, o *syntax.Object) {
 	obj := &ruleset.Object{Kind: "flowtable", Name: o.Name.Text(), Handle: ts.handle()}
 	hook, prio := "", int32(0)
 	var devs []string
+	if !c.expandItems(o.Items) {
+		return
+	}
 	for _, it := range o.Items {
 		toks, ok := c.flatten(it.Args)
 		if !ok {
@@ -656,6 +659,9 @@ func readFileCached(name string) ([]byte, error) {
 
 // objectDecl declares a named stateful object.
 func (c *compiler) objectDecl(ts *tableState, kind string, name *syntax.Name, items []*syntax.SetItem) {
+	if !c.expandItems(items) {
+		return
+	}
 	obj := &ruleset.Object{Kind: kind, Name: name.Text()}
 	var toks []tok
 	for _, it := range items {

@@ -415,7 +415,21 @@ func (r *rulectx) fillKey(s *ruleset.Set, lhs *xexpr) {
 }
 
 // setDecl declares a named set or map. Ref: src/evaluate.c — set_evaluate.
+// expandItems rescans set-block lines the scanner collapsed.
+func (c *compiler) expandItems(items []*syntax.SetItem) bool {
+	for _, it := range items {
+		if err := it.Expand(); err != nil {
+			c.errs = append(c.errs, err)
+			return false
+		}
+	}
+	return true
+}
+
 func (c *compiler) setDecl(ts *tableState, kind string, name *syntax.Name, items []*syntax.SetItem) {
+	if !c.expandItems(items) {
+		return
+	}
 	if ts.set(name.Text()) != nil {
 		// Adding to an existing set only adds elements.
 		s := ts.set(name.Text())

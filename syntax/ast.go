@@ -161,9 +161,30 @@ type Set struct {
 // (type, typeof, flags, timeout, gc-interval, size, policy, auto-merge,
 // elements, comment, counter, …).
 type SetItem struct {
-	Pos  lexer.Position
-	Key  *Name   `parser:"@@"`
-	Args []*Term `parser:"@@*"`
+	Pos lexer.Position
+	// Raw is a set/map block line the scanner collapsed (see Expand).
+	Raw  string  `parser:"  @RuleText"`
+	Key  *Name   `parser:"| @@"`
+	Args []*Term `parser:"  @@*"`
+}
+
+// Expand fills Key and Args from a collapsed line; it is a no-op otherwise.
+func (it *SetItem) Expand() error {
+	if it.Raw == "" || it.Key != nil {
+		return nil
+	}
+	r := &Rule{Pos: it.Pos, Raw: it.Raw}
+	terms, err := r.TermList()
+	if err != nil {
+		return err
+	}
+	if len(terms) == 0 || terms[0].Word == "" && terms[0].Str == "" {
+		return &Error{Pos: it.Pos, EndCol: it.Pos.Column, Msg: "syntax error, unexpected " + it.Raw}
+	}
+	k := terms[0]
+	it.Key = &Name{Pos: k.Pos, EndPos: k.EndPos, Word: k.Word, Quoted: k.Str}
+	it.Args = terms[1:]
+	return nil
 }
 
 // Object is a named object with a generic body (flowtable, …).
@@ -242,7 +263,7 @@ type Command struct {
 	Rule    *CmdRule  `parser:"| \"rule\" @@"`
 	Set     *CmdSet   `parser:"| @@"`
 	Element *CmdElem  `parser:"| \"element\" @@"`
-	Other   []*Term   `parser:"| @@* )"`
+	Other   []*Term   `parser:"| @@+ )"`
 }
 
 // CmdChain is `[family] table chain [{ … }]`.

@@ -2,6 +2,7 @@ package syntax
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/alecthomas/participle/v2"
@@ -14,7 +15,15 @@ var parser = participle.MustBuild[File](
 )
 
 // Parse parses one nft file. Errors are *Error values printed in nft's shape.
-func Parse(filename string, src []byte) (*File, error) {
+func Parse(filename string, src []byte) (f *File, err error) {
+	defer func() {
+		// participle panics on some grammar corner cases; bad input must
+		// never crash the caller.
+		if r := recover(); r != nil {
+			f, err = nil, &Error{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, EndCol: 1,
+				Msg: fmt.Sprintf("syntax error (%v)", r), Src: src}
+		}
+	}()
 	toks, err := Scan(filename, src)
 	if err != nil {
 		var se *ScanError
@@ -23,7 +32,7 @@ func Parse(filename string, src []byte) (*File, error) {
 		}
 		return nil, err
 	}
-	f, err := parser.ParseBytes(filename, src)
+	f, err = parser.ParseBytes(filename, src)
 	if err != nil {
 		return nil, convertError(err, src, toks)
 	}

@@ -70,7 +70,8 @@ type tokenStream struct {
 
 func (t *tokenStream) Next() (lexer.Token, error) {
 	if t.i >= len(t.toks) {
-		return t.toks[len(t.toks)-1], nil
+		last := t.toks[len(t.toks)-1]
+		return lexer.Token{Type: EOF, Pos: last.Pos}, nil
 	}
 	tok := t.toks[t.i]
 	t.i++
@@ -177,6 +178,12 @@ func Scan(filename string, src []byte) ([]lexer.Token, error) {
 	return toks, nil
 }
 
+const (
+	blockOther = iota
+	blockChain
+	blockSet
+)
+
 // chainKeywords start the non-rule lines of a chain block.
 var chainKeywords = map[string]bool{"type": true, "policy": true, "comment": true, "devices": true,
 	"define": true, "redefine": true, "undefine": true, "include": true, "flags": true}
@@ -185,13 +192,16 @@ var chainKeywords = map[string]bool{"type": true, "policy": true, "comment": tru
 // by one RuleText token holding the line's source text.
 func collapseRules(toks []lexer.Token, src []byte) []lexer.Token {
 	out := make([]lexer.Token, 0, len(toks)/4+8)
-	// stack of open blocks: true for a chain body
-	var stack []bool
+	// stack of open blocks
+	var stack []int
 	lineStart := true
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
-		inChain := len(stack) > 0 && stack[len(stack)-1]
-		if inChain && lineStart && t.Type == Word && !chainKeywords[t.Value] {
+		top := 0
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if lineStart && t.Type == Word && (top == blockChain && !chainKeywords[t.Value] || top == blockSet) {
 			// collect to the separator at depth 0 or the closing brace
 			depth := 0
 			j := i
@@ -205,10 +215,12 @@ func collapseRules(toks []lexer.Token, src []byte) []lexer.Token {
 						break scan
 					}
 					depth--
-				case Semi, NL, EOF:
+				case Semi, NL:
 					if depth == 0 {
 						break scan
 					}
+				case EOF:
+					break scan
 				}
 			}
 			last := toks[j-1]
@@ -220,18 +232,8 @@ func collapseRules(toks []lexer.Token, src []byte) []lexer.Token {
 		}
 		switch t.Type {
 		case LBrace:
-			isChain := false
-			// chain NAME {  or  add chain [family] table NAME {
-			for k := len(out) - 1; k >= 0 && k >= len(out)-5; k-- {
-				if out[k].Type == NL || out[k].Type == Semi || out[k].Type == LBrace || out[k].Type == RBrace {
-					break
-				}
-				if out[k].Type == Word && out[k].Value == "chain" {
-					isChain = true
-					break
-				}
-			}
-			stack = append(stack, isChain)
+			kind := blockKind(out)
+			stack = append(stack, kind)
 			lineStart = true
 		case RBrace:
 			if len(stack) > 0 {
@@ -332,4 +334,34 @@ func buildOne(toks []lexer.Token, i *int) *Term {
 		*i++
 	}
 	return &Term{Pos: t.Pos, EndPos: sl.EndPos, Set: sl}
+}
+
+// blockKind classifies the block a '{' opens from the statement before it:
+// `chain NAME {`, `set|map NAME {`, `add chain|set|map … {`.
+func blockKind(out []lexer.Token) int {
+	k := len(out) - 1
+	for k >= 0 {
+		tt := out[k].Type
+		if tt == NL || tt == Semi || tt == LBrace || tt == RBrace {
+			break
+		}
+		k--
+	}
+	k++
+	if k < len(out) && out[k].Type == Word {
+		switch out[k].Value {
+		case "add", "create", "insert", "replace":
+			k++
+		}
+	}
+	if k >= len(out) || out[k].Type != Word {
+		return blockOther
+	}
+	switch out[k].Value {
+	case "chain":
+		return blockChain
+	case "set", "map":
+		return blockSet
+	}
+	return blockOther
 }

@@ -1,0 +1,177 @@
+package compiler
+
+// Named stateful objects and object references.
+// Ref: src/parser_bison.y — counter_block, quota_block, limit_block,
+// ct_helper_block, ct_timeout_block, ct_expect_block, synproxy_block;
+// libnftnl src/obj/*.c for the debug text; src/netlink_linearize.c —
+// netlink_gen_objref_stmt.
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/nftgo/nftgo/ruleset"
+)
+
+// Object types (NFT_OBJECT_*).
+var objTypes = map[string]uint32{"counter": 1, "quota": 2, "ct helper": 3, "limit": 4, "ct timeout": 7,
+	"secmark": 8, "ct expectation": 9, "synproxy": 10}
+
+// tcp/udp conntrack timeout state names in kernel attribute order.
+var ctTimeoutStates = map[string][]string{
+	"tcp": {"syn_sent", "syn_recv", "established", "fin_wait", "close_wait", "last_ack", "time_wait", "close", "syn_sent2", "retrans", "unacknowledged"},
+	"udp": {"unreplied", "replied"},
+}
+
+// objectBody renders the libnftnl text of a non-expression object from its
+// declaration tokens and records its attributes.
+func (c *compiler) objectBody(obj *ruleset.Object, kind string, toks []tok) string {
+	get := func(k string) string {
+		for i, t := range toks {
+			if t.s == k && i+1 < len(toks) {
+				return toks[i+1].s
+			}
+		}
+		return ""
+	}
+	l3 := 0
+	switch get("l3proto") {
+	case "ip":
+		l3 = 2
+	case "ip6":
+		l3 = 10
+	case "inet":
+		l3 = 1
+	}
+	famText := ""
+	if l3 != 0 {
+		famText = fmt.Sprintf("family %d ", l3)
+	}
+	proto := get("protocol")
+	pnum := protocols()[proto]
+	for _, k := range []string{"type", "protocol", "l3proto", "dport", "timeout", "size", "mss", "wscale"} {
+		if v := get(k); v != "" {
+			obj.Attrs = append(obj.Attrs, ruleset.ObjectAttr{Key: k, Value: v})
+		}
+	}
+	switch kind {
+	case "ct helper":
+		return fmt.Sprintf("[ ct_helper name %s family %d protocol %d ]", get("type"), l3, pnum)
+	case "ct expectation":
+		ms, _ := parseTime(get("timeout"))
+		return fmt.Sprintf("[ ct_expect %sprotocol %d dport %s timeout %d size %s ]", famText, pnum, get("dport"), ms, get("size"))
+	case "ct timeout":
+		vals := map[string]string{}
+		for i, t := range toks {
+			if t.kind == '{' && i > 0 && toks[i-1].s == "=" {
+				for _, el := range t.set {
+					for _, w := range el {
+						if k, v, ok := strings.Cut(w.s, ":"); ok {
+							vals[k] = v
+						}
+					}
+					if len(el) == 3 && el[1].s == ":" {
+						vals[el[0].s] = el[2].s
+					}
+				}
+			}
+		}
+		var b strings.Builder
+		for _, st := range ctTimeoutStates[proto] {
+			if v, ok := vals[st]; ok {
+				fmt.Fprintf(&b, "%s = %s,", strings.ToUpper(st), v)
+			}
+		}
+		return fmt.Sprintf("[ ct_timeout %sprotocol %d policy = {%s}]", famText, pnum, b.String())
+	case "synproxy":
+		mss, ws := get("mss"), get("wscale")
+		if mss == "" {
+			mss = "0"
+		}
+		if ws == "" {
+			ws = "0"
+		}
+		return fmt.Sprintf("[ synproxy mss %s wscale %s ]", mss, ws)
+	case "secmark":
+		return fmt.Sprintf("[ secmark ctx %s ]", get("ctx"))
+	}
+	return "[ ]"
+}
+
+func writeObjectExpr(b *strings.Builder, e ruleset.Expr) {
+	switch x := e.(type) {
+	case *ruleset.Quota:
+		fmt.Fprintf(b, "[ quota bytes %d flags %d ]", x.Bytes, x.Flags)
+	case *ruleset.Limit:
+		fmt.Fprintf(b, "[ limit rate %d unit %d burst %d type %d flags %d ]", x.Rate, x.Unit, x.Burst, x.Type, x.Flags)
+	default:
+		b.WriteString("[ ")
+		b.WriteString(e.Name())
+		b.WriteByte(' ')
+		writeExprBody(b, e)
+		b.WriteString("]")
+	}
+}
+
+func writeObjref(b *strings.Builder, x *ruleset.Objref) {
+	if x.SetName != "" {
+		fmt.Fprintf(b, "sreg %d set %s ", x.SReg, lookupSetName(x.SetName))
+		return
+	}
+	fmt.Fprintf(b, "type %d name %s ", x.Type, x.ObjName)
+}
+
+// objrefStmt: `counter|quota|limit|synproxy name NAME` or `… name KEY map { k : "obj" }`,
+// and `ct helper|timeout|expectation set …`.
+func (r *rulectx) objrefStmt(kind string) {
+	typ := objTypes[kind]
+	t := r.peek()
+	if t.kind == 's' || t.kind == 'w' && !(protoWords[t.s] || t.s == "meta" || t.s == "ct" || shortMeta[t.s]) {
+		r.next()
+		r.emit(&ruleset.Objref{Type: typ, ObjName: t.s})
+		return
+	}
+	key := r.keyExpr()
+	if key == nil {
+		return
+	}
+	if !r.accept("map") {
+		r.unexpected()
+		return
+	}
+	lit := r.next()
+	if lit.kind != '{' {
+		r.fail(lit, "syntax error, unexpected %s", lit.s)
+		return
+	}
+	elems, ok := r.c.parseElems(key, &xexpr{kind: xMeta, dt: tString, bits: 128, order: hostEndian}, false, lit.set)
+	if !ok {
+		r.bad = true
+		return
+	}
+	s := r.newAnon("__objmap")
+	s.Flags = ruleset.SetAnonymous | ruleset.SetConstant | ruleset.SetObject
+	interval := anyInterval(elems)
+	if interval {
+		s.Flags |= ruleset.SetInterval
+	}
+	r.fillKey(s, key)
+	s.ObjType = typ
+	els := r.c.encodeElems(key, interval, elems)
+	for i, el := range els {
+		if el.Data != nil {
+			el.ObjRef = strings.TrimRight(string(el.Data), "\x00")
+			el.Data = nil
+		}
+		_ = i
+	}
+	s.Elements = els
+	s.Size, s.SizeSet = uint32(len(els)), true
+	r.anon = append(r.anon, s)
+	r.genDeps(key)
+	reg := r.load(key)
+	r.emit(&ruleset.Objref{SReg: reg, SetName: s.Name, SetID: s.ID})
+}
+
+var _ = sort.Strings
