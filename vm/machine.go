@@ -13,17 +13,21 @@ import (
 // small and its code sits next to its neighbours' (one backing array per
 // chain): a walk over non-matching rules is a walk over memory.
 type rule struct {
-	code []insn
-	dec  *Decision
-	// state maps each expression of the source rule to its side-table
-	// index (counters, quotas) for Snapshot; -1 for stateless ones.
-	state []int32
+	// start and end delimit the rule's instructions in its chain's code.
+	start, end int32
+	dec        *Decision
 }
 
 // chain is one loaded chain. Jumps name chains by their index in
 // machine.chains.
 type chain struct {
-	rules  []rule
+	rules []rule
+	// code holds every rule's instructions back to back.
+	code []insn
+	// state maps each expression of each rule to its side-table index
+	// (counters, quotas) for Snapshot; -1 for stateless ones. It is kept
+	// apart from rules so the walk over rules touches only their code.
+	state  [][]int32
 	table  int
 	src    *ruleset.Chain
 	base   bool

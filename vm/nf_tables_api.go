@@ -259,49 +259,42 @@ func (l *loader) loadTable() error {
 	for i, c := range t.Chains {
 		ch := &m.chains[first+i]
 		ch.rules = make([]rule, 0, len(c.Rules))
+		ch.state = make([][]int32, 0, len(c.Rules))
 		for ri, r := range c.Rules {
-			lr, err := l.loadRule(c, r)
+			code, st, err := l.loadRule(c, r)
 			if err != nil {
 				return err
 			}
-			lr.dec = &Decision{Family: t.Family, Table: t.Name, Chain: c.Name, Handle: r.Handle, RuleIndex: ri}
+			ch.state = append(ch.state, st)
+			lr := rule{start: int32(len(ch.code)), dec: &Decision{Family: t.Family, Table: t.Name, Chain: c.Name, Handle: r.Handle, RuleIndex: ri}}
+			ch.code = append(ch.code, code...)
+			lr.end = int32(len(ch.code))
 			ch.rules = append(ch.rules, lr)
 		}
-		// One backing array for the chain's code.
-		n := 0
-		for _, lr := range ch.rules {
-			n += len(lr.code)
-		}
-		all := make([]insn, 0, n)
-		for k := range ch.rules {
-			at := len(all)
-			all = append(all, ch.rules[k].code...)
-			ch.rules[k].code = all[at:len(all):len(all)]
-		}
+		ch.code = ch.code[:len(ch.code):len(ch.code)]
 	}
 	return nil
 }
 
-func (l *loader) loadRule(c *ruleset.Chain, r *ruleset.Rule) (rule, error) {
-	lr := rule{state: make([]int32, len(r.Exprs))}
+func (l *loader) loadRule(c *ruleset.Chain, r *ruleset.Rule) ([]insn, []int32, error) {
+	state := make([]int32, len(r.Exprs))
 	l.written = 0
 	code := make([]insn, 0, len(r.Exprs))
 	for i, e := range r.Exprs {
-		lr.state[i] = -1
+		state[i] = -1
 		if usesConntrack(e) {
 			l.takeConntrack()
 		}
 		in, st, err := l.loadExpr(c, e)
 		if err != nil {
-			return lr, l.errf(c, r, e.Name(), err)
+			return nil, nil, l.errf(c, r, e.Name(), err)
 		}
-		lr.state[i] = st
+		state[i] = st
 		if in.op != opNop {
 			code = append(code, in)
 		}
 	}
-	lr.code = fuse(code)
-	return lr, nil
+	return fuse(code), state, nil
 }
 
 // load and store validate registers and track which slots the rule wrote.
@@ -851,9 +844,11 @@ func (m *machine) validateDepth() error {
 // targets lists the chains a chain can jump or go to.
 func (m *machine) targets(ci int32) []int32 {
 	var out []int32
-	for _, r := range m.chains[ci].rules {
-		for i := range r.code {
-			in := &r.code[i]
+	c := &m.chains[ci]
+	for _, r := range c.rules {
+		code := c.code[r.start:r.end]
+		for i := range code {
+			in := &code[i]
 			switch in.op {
 			case opImmVerdict:
 				v := ruleset.VerdictCode(int32(in.key))
@@ -1025,7 +1020,31 @@ func fuse(code []insn) []insn {
 		}
 		out = append(out, in)
 	}
+	// A fused compare's register store is dead when the next instruction
+	// loads into the same register: registers are only read by later
+	// expressions of the same rule, and if that load BREAKs the rule ends.
+	for i := 0; i+1 < len(out); i++ {
+		switch out[i].op {
+		case opPayloadNetCmp, opPayloadThCmp, opL4protoCmp, opNfprotoCmp:
+			if pureLoad(out[i+1].op) && out[i+1].dreg == out[i].dreg {
+				out[i].aux2 = deadStore
+			}
+		}
+	}
 	return out
+}
+
+// deadStore in a fused compare's aux2: the loaded word need not be stored.
+const deadStore = 1
+
+// pureLoad reports instructions that read no register and, unless they
+// end the rule, store at least the first word of their destination.
+func pureLoad(op opcode) bool {
+	switch op {
+	case opPayloadNet, opPayloadTh, opPayloadLL, opPayloadNetCmp, opPayloadThCmp, opL4protoCmp, opNfprotoCmp, opMetaCmp, opImm:
+		return true
+	}
+	return false
 }
 
 // validateHooks runs the expressions' validate checks for every base chain

@@ -41,7 +41,7 @@ func (m *machine) doChain(base int) (ruleset.VerdictCode, *Decision) {
 		// compares that BREAK; run those here without a call, keeping
 		// the verdict in a local.
 		verdict := ruleset.VerdictContinue
-		code := r.code
+		code := c.code[r.start:r.end]
 	fast:
 		for i := range code {
 			in := &code[i]
@@ -59,7 +59,9 @@ func (m *machine) doChain(base int) (ruleset.VerdictCode, *Decision) {
 					verdict = ruleset.VerdictBreak
 					break fast
 				}
-				m.store32(in.dreg, w)
+				if in.aux2 != deadStore {
+					m.store32(in.dreg, w)
+				}
 			case opPayloadThCmp:
 				start := p.ThOff + int(in.off)
 				if !p.HasL4 || p.FragOff != 0 || start+int(in.len) > len(p.Data) {
@@ -71,7 +73,9 @@ func (m *machine) doChain(base int) (ruleset.VerdictCode, *Decision) {
 					verdict = ruleset.VerdictBreak
 					break fast
 				}
-				m.store32(in.dreg, w)
+				if in.aux2 != deadStore {
+					m.store32(in.dreg, w)
+				}
 			default:
 				m.verdict = ruleset.VerdictContinue
 				m.exec(code[i:])

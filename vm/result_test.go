@@ -94,3 +94,30 @@ func join(s []string) string {
 	}
 	return out
 }
+
+// TestDeadStore: a fused compare skips its register store only when the
+// next instruction reloads that register; a later read still sees it.
+func TestDeadStore(t *testing.T) {
+	syn := testpkt.Spec{Src: "203.0.113.5", Dst: "198.51.100.7", Proto: "tcp", Sport: 40000, Dport: 80, Flags: testpkt.SYN}
+	// meta l4proto tcp, tcp dport 80, then reg 1 (l4proto) is compared
+	// again after a load into reg 2: [ meta load l4proto => reg 1 ]
+	// [ cmp eq reg 1 0x06 ] [ payload load 2b @ transport header + 2 => reg 2 ]
+	// [ cmp eq reg 2 0x5000 ] [ cmp eq reg 1 0x06 ] [ immediate reg 0 accept ]
+	live := r(1, metaLoad(L4), cmpw(Eq, 1, 6), &ruleset.Payload{Base: TH, Offset: 2, Len: 2, DReg: 2}, &ruleset.Cmp{Op: Eq, SReg: 2, Data: []byte{0, 80}}, cmpw(Eq, 1, 6), imm(Acc))
+	// the same with the port loaded into reg 1: the l4proto store is dead.
+	dead := r(1, metaLoad(L4), cmpw(Eq, 1, 6), payload(TH, 2, 2), cmpw(Eq, 2, 0x5000), imm(Acc))
+	for _, tc := range []struct {
+		name string
+		rule *ruleset.Rule
+		dead bool
+	}{{"live", live, false}, {"dead", dead, true}} {
+		m := newMachine(t, routerHost(), table(ruleset.FamilyIPv4, "t", base("f", ruleset.HookForward, 0, Drop, tc.rule)))
+		if res := m.Receive(pkt(t, syn), "lan", 1e18); res.Verdict != Acc {
+			t.Errorf("%s: verdict %v, want accept", tc.name, res.Verdict)
+		}
+		c := &m.chains[0]
+		if got := c.code[0].aux2 == deadStore; got != tc.dead {
+			t.Errorf("%s: first store dead %v, want %v", tc.name, got, tc.dead)
+		}
+	}
+}

@@ -20,10 +20,10 @@ func (m *machine) snapshot(now int64) *ruleset.Ruleset {
 			for ri, r := range c.Rules {
 				nr := *r
 				nr.Exprs = make([]ruleset.Expr, len(r.Exprs))
-				lr := &lc.rules[ri]
+				lst := lc.state[ri]
 				for ei, e := range r.Exprs {
 					nr.Exprs[ei] = e
-					st := lr.state[ei]
+					st := lst[ei]
 					if st < 0 {
 						continue
 					}
