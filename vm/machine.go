@@ -105,6 +105,7 @@ type machine struct {
 	chainByName []map[string]int32
 
 	hooks     [2][5][]hookEntry
+	arpHooks  [2][]hookEntry // arp in, arp out
 	natChains [2][5][]int
 	ctActive  bool
 	frags     map[fragKey]*fragQueue

@@ -34,6 +34,9 @@ func (m *machine) begin(p *packet.Packet, now int64) {
 // Ref: net/ipv4/ip_input.c — ip_rcv, ip_rcv_finish; net/ipv4/ip_forward.c — ip_forward.
 func (m *machine) receive(p *packet.Packet, ifname string, now int64) Result {
 	m.begin(p, now)
+	if p.Protocol == packet.EtherTypeARP && p.NFProto == 0 {
+		return m.receiveARP(p, ifname)
+	}
 	if p.NFProto != packet.NFProtoIPv4 && p.NFProto != packet.NFProtoIPv6 {
 		return m.res
 	}
@@ -103,6 +106,9 @@ func (m *machine) receive(p *packet.Packet, ifname string, now int64) Result {
 // Ref: net/ipv4/ip_output.c — __ip_local_out, ip_output.
 func (m *machine) send(p *packet.Packet, now int64) Result {
 	m.begin(p, now)
+	if p.Protocol == packet.EtherTypeARP && p.NFProto == 0 {
+		return m.sendARP(p)
+	}
 	if p.NFProto != packet.NFProtoIPv4 && p.NFProto != packet.NFProtoIPv6 {
 		return m.res
 	}

@@ -163,8 +163,9 @@ func (l *loader) takeConntrack() {
 }
 
 // tableAFs lists the address families whose hooks a table's base chains
-// attach to: ip → IPv4, ip6 → IPv6, inet → both. arp, bridge and netdev
-// tables load but are not run.
+// attach to: ip → IPv4, ip6 → IPv6, inet → both. arp chains sit on the
+// arp hooks, netdev chains on their devices; bridge tables load but are
+// not run (the host model has no bridge).
 func tableAFs(f ruleset.Family) []int {
 	switch f {
 	case ruleset.FamilyIPv4:
@@ -565,6 +566,10 @@ func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, 
 		in.op, in.idx = opLog, int32(len(m.logPrefixes))
 		m.logPrefixes = append(m.logPrefixes, x.Prefix)
 	case *ruleset.Reject:
+		if l.t.Family == ruleset.FamilyARP {
+			// No reject expression is registered for NFPROTO_ARP.
+			return in, st, errNoEnt
+		}
 		if x.Type > ruleset.RejectICMPXUnreach {
 			return in, st, errInval
 		}
@@ -913,6 +918,12 @@ func (m *machine) buildHooks() {
 			}
 			continue
 		}
+		if t.Family == ruleset.FamilyARP {
+			if h <= ruleset.HookARPOut {
+				m.arpHooks[h] = append(m.arpHooks[h], hookEntry{kind: entChain, prio: c.src.Hook.Priority, seq: c.regSeq, chain: ci, pf: nfprotoARP})
+			}
+			continue
+		}
 		if h > ruleset.HookPostrouting {
 			continue
 		}
@@ -923,6 +934,14 @@ func (m *machine) buildHooks() {
 			}
 			add(af, h, hookEntry{kind: entChain, prio: c.src.Hook.Priority, seq: c.regSeq, chain: ci})
 		}
+	}
+	for _, es := range m.arpHooks {
+		sort.SliceStable(es, func(a, b int) bool {
+			if es[a].prio != es[b].prio {
+				return es[a].prio < es[b].prio
+			}
+			return es[a].seq > es[b].seq
+		})
 	}
 	for _, i := range m.host.ifaces {
 		for _, es := range [][]hookEntry{i.ingress, i.egress} {
