@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"syscall"
 	"testing"
@@ -91,4 +92,29 @@ func BenchmarkDecodeBig(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(pkts), "ns/pkt")
 	b.ReportMetric(float64(processCPU()-cpu0)/float64(pkts), "cpu-ns/pkt")
+}
+
+// BenchmarkWorkersBig replays NFTGO_BENCH_PCAP from memory through
+// RunWorkers with 1 and 2 workers, without output: the speed-up of
+// sharding (compare the two in one run; the ruleset must be shardable,
+// e.g. stateful10.nft without its limit rule, see docs/performance.md).
+func BenchmarkWorkersBig(b *testing.B) {
+	data, c := benchCapture(b)
+	for _, n := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", n), func(b *testing.B) {
+			pkts := 0
+			for b.Loop() {
+				r, err := New(c.Ruleset, Config{Host: forwardHost(b), CT: ct.DefaultConfig()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				used, why, err := r.RunWorkers(func() (*Capture, error) { return NewCapture(bytes.NewReader(data)) }, n)
+				if err != nil || used != n {
+					b.Fatalf("used %d workers (%s): %v", used, why, err)
+				}
+				pkts += r.Stats.Packets
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(pkts), "ns/pkt")
+		})
+	}
 }
