@@ -98,6 +98,9 @@ type Replay struct {
 	rs     *ruleset.Ruleset
 	vc     vm.Config
 	shards []*Replay // set when RunWorkers sharded the replay (shard.go)
+	// thread CPU times of the last sharded run (ThreadCPU)
+	readerCPU int64
+	workerCPU []int64
 }
 
 type chainKey struct {

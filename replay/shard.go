@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
+	"syscall"
 
 	"github.com/google/gopacket/pcapgo"
 
@@ -70,6 +72,7 @@ type worker struct {
 	accW, drpW       *PcapWriter
 	work             chan *round
 	id               int
+	cpu              int64 // thread CPU time spent in process
 }
 
 // Shardable reports whether a replay of rs can be sharded over workers
@@ -244,6 +247,9 @@ func (r *Replay) RunWorkers(open func() (*Capture, error), workers int) (used in
 // runSharded returns -1 when every record was replayed, or the index of
 // the first record whose result could depend on the global conntrack count.
 func (r *Replay) runSharded(c *Capture, n int) (stop int, err error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	r.readerCPU = 0
 	ws := make([]*worker, n)
 	for i := range ws {
 		cfg := r.cfg
@@ -276,8 +282,14 @@ func (r *Replay) runSharded(c *Capture, n int) (stop int, err error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// One thread per worker (it blocks once a round), so its
+			// CPU time is the worker's.
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
 			for rd := range w.work {
+				t0 := threadCPU()
 				rd.errs[w.id] = w.process(rd)
+				w.cpu += threadCPU() - t0
 				rd.wg.Done()
 			}
 		}()
@@ -355,7 +367,9 @@ func (r *Replay) runSharded(c *Capture, n int) (stop int, err error) {
 		cur, next := rounds[k&1], rounds[(k+1)&1]
 		// The reader fills the next round while the workers run this one,
 		// and the workers run the next while this one is merged.
+		t0 := threadCPU()
 		ferr := fill(next)
+		r.readerCPU += threadCPU() - t0
 		cur.wg.Wait()
 		for _, e := range cur.errs {
 			if e != nil {
@@ -368,7 +382,9 @@ func (r *Replay) runSharded(c *Capture, n int) (stop int, err error) {
 		if len(next.recs) > 0 {
 			start(next)
 		}
+		t0 = threadCPU()
 		stop, err := r.merge(cur, &cum, ctMax)
+		r.readerCPU += threadCPU() - t0
 		if err != nil || stop >= 0 {
 			if len(next.recs) > 0 {
 				next.wg.Wait()
@@ -397,7 +413,28 @@ func (r *Replay) runSharded(c *Capture, n int) (stop int, err error) {
 		}
 	}
 	r.shards = wsReplays(ws)
+	r.workerCPU = make([]int64, n)
+	for i, w := range ws {
+		r.workerCPU[i] = w.cpu
+	}
 	return -1, nil
+}
+
+// ThreadCPU returns, after a sharded replay, the CPU time of the thread
+// that read, dispatched and merged, and of each worker's thread (nil
+// otherwise). On a busy machine wall time says little about parallelism;
+// the largest of these against their sum does.
+func (r *Replay) ThreadCPU() (reader int64, workers []int64) {
+	return r.readerCPU, r.workerCPU
+}
+
+// threadCPU is the calling thread's CPU time (RUSAGE_THREAD).
+func threadCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(1, &ru); err != nil { // RUSAGE_THREAD
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // merge writes the outputs of rd in file order. A record may be written

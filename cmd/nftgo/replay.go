@@ -157,6 +157,13 @@ func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, rawStdout
 		n := float64(max(r.Stats.Packets, 1))
 		fmt.Fprintf(stderr, "nftgo: replayed %d packets in %.3f s on %d worker(s): %.0f packets/s, %.1f ns/packet wall, %.1f ns/packet CPU (reading and output included)\n",
 			r.Stats.Packets, elapsed.Seconds(), used, pps, float64(elapsed.Nanoseconds())/n, float64(cpu)/n)
+		if rd, ws := r.ThreadCPU(); len(ws) > 0 {
+			b := fmt.Sprintf("nftgo: thread CPU: reader+merge %.1f ns/packet", float64(rd)/n)
+			for i, w := range ws {
+				b += fmt.Sprintf(", worker %d %.1f", i, float64(w)/n)
+			}
+			fmt.Fprintln(stderr, b)
+		}
 	}
 	if vw != nil {
 		if err := vw.Flush(); err != nil {
