@@ -2,6 +2,7 @@ package vm
 
 import (
 	"bytes"
+	"encoding/binary"
 
 	"github.com/nftgo/nftgo/ruleset"
 )
@@ -413,9 +414,18 @@ func (m *machine) byteorderEval(in *insn) {
 	}
 }
 
-// loadWord reads n ≤ 4 packet bytes as the little-endian register word a
-// store of them makes (the rest of the word zero).
+// loadWord reads n (1 to 4) packet bytes as the little-endian register
+// word a store of them makes (the rest of the word zero). It is small
+// enough to inline: a whole word and a mask, unless the packet ends
+// within it.
 func loadWord(b []byte, n uint8) uint32 {
+	if len(b) >= 4 {
+		return binary.LittleEndian.Uint32(b) & (^uint32(0) >> (32 - 8*uint32(n)))
+	}
+	return loadWordTail(b, n)
+}
+
+func loadWordTail(b []byte, n uint8) uint32 {
 	switch n {
 	case 1:
 		return uint32(b[0])
