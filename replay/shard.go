@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"github.com/google/gopacket/pcapgo"
 
@@ -428,13 +429,16 @@ func (r *Replay) ThreadCPU() (reader int64, workers []int64) {
 	return r.readerCPU, r.workerCPU
 }
 
-// threadCPU is the calling thread's CPU time (RUSAGE_THREAD).
+// threadCPU is the calling thread's CPU time, CLOCK_THREAD_CPUTIME_ID:
+// exact to the nanosecond, unlike getrusage's RUSAGE_THREAD or schedstat,
+// which only advance at ticks and context switches. Called twice a round,
+// not per packet.
 func threadCPU() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(1, &ru); err != nil { // RUSAGE_THREAD
+	var ts syscall.Timespec
+	if _, _, e := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, 3, uintptr(unsafe.Pointer(&ts)), 0); e != 0 { // CLOCK_THREAD_CPUTIME_ID
 		return 0
 	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
+	return ts.Nano()
 }
 
 // merge writes the outputs of rd in file order. A record may be written
