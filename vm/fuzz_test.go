@@ -27,6 +27,25 @@ func FuzzReceive(f *testing.F) {
 		base("f", ruleset.HookForward, 0, Acc,
 			r(5, metaLoad(L4), cmpw(Eq, 1, 17), &ruleset.Reject{Type: ruleset.RejectICMPXUnreach, Code: 1}),
 			r(6, metaLoad(L4), cmpw(Eq, 1, 6), &ruleset.Reject{Type: ruleset.RejectTCPRst}))))
+	f.Add(synWithOptions(), false)
+	for _, b := range exthdrPackets() {
+		f.Add(b, false)
+	}
+	f.Add(ip4(17, []byte{148, 4, 0, 0, 7, 7, 4, 0, 0, 0, 0, 0}, []byte{0, 1, 0, 2, 0, 8, 0, 0}), false)
+	tables = append(tables, table(ruleset.FamilyINet, "y",
+		base("pre", ruleset.HookPrerouting, -250, Acc,
+			r(10, exthdr(ruleset.ExthdrOpTCPOpt, 2, 2, 2, 0), counter()),
+			r(11, exthdr(ruleset.ExthdrOpTCPOpt, 8, 6, 4, 0), counter()),
+			r(12, exthdr(ruleset.ExthdrOpIPv6, 44, 2, 2, 0), counter()),
+			r(13, exthdr(ruleset.ExthdrOpIPv6, 60, 0, 1, ruleset.ExthdrFPresent), counter()),
+			r(14, exthdr(ruleset.ExthdrOpIPv4, ipoptRR, 2, 1, 0), counter()),
+			r(15, exthdr(ruleset.ExthdrOpIPv4, ipoptLSRR, 0, 1, ruleset.ExthdrFPresent), counter()),
+			r(16, exthdr(ruleset.ExthdrOpSCTP, 1, 4, 4, 0), counter()),
+			r(17, &ruleset.Immediate{DReg: 1, Data: []byte{1, 0}}, &ruleset.Exthdr{Op: ruleset.ExthdrOpTCPOpt, Type: 2, Offset: 2, Len: 2, SReg: 1, Write: true}),
+			r(18, &ruleset.Exthdr{Op: ruleset.ExthdrOpTCPOpt, Type: 4, Reset: true}),
+			r(19, &ruleset.Hash{DReg: 1, Modulus: 5, Type: hashSym}, fib(fibResOif, fibSaddr|fibIif|fibPresent), fib(fibResAddrtype, fibDaddr))),
+		base("f", ruleset.HookForward, 0, Acc,
+			r(20, fib(fibResOifname, fibDaddr), &ruleset.Rt{Key: rtNexthop6, DReg: 1}, &ruleset.Rt{Key: rtTCPMSS, DReg: 1}))))
 	m, err := New(&ruleset.Ruleset{Tables: tables}, Config{Host: routerHost(), CT: ctDefault()})
 	if err != nil {
 		f.Fatal(err)

@@ -45,6 +45,19 @@ func TestNoAllocs(t *testing.T) {
 				r(5, &ruleset.Log{Prefix: "x"}, &ruleset.Limit{Rate: 10, Unit: 1}, &ruleset.Quota{Bytes: 1 << 40}, imm(Acc)))}
 		},
 	}
+	rulesets["expressions"] = func() []*ruleset.Table {
+		tb := table(ruleset.FamilyINet, "x", base("forward", ruleset.HookForward, 0, Acc,
+			r(2, exthdr(ruleset.ExthdrOpTCPOpt, 2, 2, 2, 0), counter()),
+			r(3, exthdr(ruleset.ExthdrOpIPv6, 44, 0, 1, ruleset.ExthdrFPresent), counter()),
+			r(4, &ruleset.Numgen{DReg: 1, Modulus: 3}, &ruleset.Hash{SReg: 1, DReg: 2, Len: 4, Modulus: 7, Seed: 1, HasSeed: true}, &ruleset.Hash{DReg: 1, Modulus: 5, Type: hashSym}),
+			r(5, fib(fibResOifname, fibDaddr), fib(fibResAddrtype, fibSaddr|fibIif), fib(fibResOif, fibSaddr|fibIif|fibPresent), &ruleset.Rt{Key: rtNexthop4, DReg: 1}),
+			r(6, &ruleset.Objref{Type: objCounter, ObjName: "c"}, payload(NET, 12, 4), &ruleset.Objref{SReg: 1, SetName: "om"}),
+		))
+		tb.Objects = []*ruleset.Object{{Kind: "counter", Name: "c", Expr: &ruleset.Counter{}}}
+		tb.Sets = []*ruleset.Set{{Name: "om", Flags: ruleset.SetObject, KeyType: 7, KeyLen: 4, ObjType: objCounter,
+			Elements: []*ruleset.Element{{Key: []byte{198, 51, 100, 2}, ObjRef: "c"}}}}
+		return []*ruleset.Table{tb}
+	}
 	for rname, mk := range rulesets {
 		for _, k := range kinds {
 			t.Run(rname+"/"+k.name, func(t *testing.T) {
