@@ -129,3 +129,46 @@ func TestRtSocketFwd(t *testing.T) {
 		t.Errorf("fwd verdict %v, want stolen", res.Verdict)
 	}
 }
+
+// TestFibIPv6Kernel is testdata/scenarios/fib-ipv6 as IR; the expected
+// rules and counters are its kernel.golden's (Linux 6.18).
+func TestFibIPv6Kernel(t *testing.T) {
+	lan := []byte("lan\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+	m := newMachine(t, routerHost(), table(ruleset.FamilyIPv6, "filter",
+		base("forward", ruleset.HookForward, 0, Acc,
+			r(1, fib(fibResOif, fibSaddr|fibIif|fibPresent), cmpw(Eq, 1, 0), counter(), imm(Drop)),
+			r(2, fib(fibResOifname, fibDaddr), &ruleset.Cmp{Op: Eq, SReg: 1, Data: lan}, counter(), imm(Acc)),
+			r(3, fib(fibResAddrtype, fibDaddr|fibOif), cmpw(Eq, 4, rtnUnicast), counter(), imm(Drop)),
+			r(4, counter(), imm(Acc))),
+		base("input", ruleset.HookInput, 0, Acc,
+			r(5, fib(fibResAddrtype, fibDaddr), cmpw(Eq, 4, rtnLocal), counter()),
+			r(6, fib(fibResAddrtype, fibDaddr), cmpw(Eq, 4, rtnMulticast), counter()),
+			r(7, fib(fibResAddrtype, fibDaddr|fibIif), cmpw(Eq, 4, rtnLocal), counter()),
+			r(8, fib(fibResOif, fibSaddr|fibIif|fibPresent), cmpw(Eq, 1, 1), counter()),
+			r(9, fib(fibResOif, fibDaddr), cmpw(Eq, 4, 0), counter()),
+			r(10, fib(fibResAddrtype, fibSaddr), cmpw(Eq, 4, rtnUnicast), counter()))))
+	for i, tc := range []struct {
+		src, dst string
+		by       string
+	}{
+		{"2001:db8:1::9", "2001:db8:2::10", "forward:1"},
+		{"2001:db8:2::9", "2001:db8:1::9", "forward:2"},
+		{"2001:db8:1::2", "2001:db8:1::fffe", "input:policy"},
+		{"2001:db8:1::2", "2001:db8:2::fffe", "input:policy"},
+		{"2001:db8:1::2", "ff02::1", "input:policy"},
+	} {
+		if res := m.Receive(pkt(t, udp(tc.src, tc.dst, 7000, 4000)), "", 1e18+int64(i)); decided(res) != tc.by {
+			t.Errorf("packet %d decided by %s, kernel %s", i, decided(res), tc.by)
+		}
+	}
+	want := [][]uint64{{0, 1, 1, 0}, {2, 1, 1, 3, 2, 3}}
+	for ci, c := range m.Snapshot(1e18).Tables[0].Chains {
+		for ri, rl := range c.Rules {
+			for _, e := range rl.Exprs {
+				if x, ok := e.(*ruleset.Counter); ok && x.Packets != want[ci][ri] {
+					t.Errorf("%s rule %d counted %d, kernel %d", c.Name, ri, x.Packets, want[ci][ri])
+				}
+			}
+		}
+	}
+}
