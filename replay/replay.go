@@ -217,16 +217,7 @@ func (r *Replay) Packet(lt packet.LinkType, data []byte, ts int64) error {
 
 // packetAt is Packet for the record numbered idx (a shard sees only some).
 func (r *Replay) packetAt(idx int, lt packet.LinkType, data []byte, ts int64) error {
-	if r.Stats.Packets == 0 || ts > r.clock {
-		r.clock = ts
-	}
-	if r.Stats.Packets == 0 {
-		r.Stats.First = r.clock
-	}
-	r.Stats.Last = r.clock
-	r.Stats.Packets++
-	r.M.Advance(r.clock)
-
+	r.tick(ts)
 	p := &r.pkt
 	var derr error
 	if !Supported(lt) {
@@ -259,6 +250,32 @@ func (r *Replay) packetAt(idx int, lt packet.LinkType, data []byte, ts int64) er
 		}
 		return r.emitIPDrop(idx, derr)
 	}
+	return r.run(idx, lt, p)
+}
+
+// packetDecoded is packetAt for a packet the caller decoded already (the
+// sharded reader does, to pick the worker).
+func (r *Replay) packetDecoded(idx int, lt packet.LinkType, p *packet.Packet, ts int64) error {
+	r.tick(ts)
+	r.pkt = *p
+	return r.run(idx, lt, &r.pkt)
+}
+
+// tick moves the replay clock to the record's timestamp.
+func (r *Replay) tick(ts int64) {
+	if r.Stats.Packets == 0 || ts > r.clock {
+		r.clock = ts
+	}
+	if r.Stats.Packets == 0 {
+		r.Stats.First = r.clock
+	}
+	r.Stats.Last = r.clock
+	r.Stats.Packets++
+	r.M.Advance(r.clock)
+}
+
+// run runs a decoded IP packet through the machine and writes its results.
+func (r *Replay) run(idx int, lt packet.LinkType, p *packet.Packet) error {
 	iface, local := r.rt.ingress(p)
 	var res vm.Result
 	if local {

@@ -49,9 +49,11 @@ type shardRec struct {
 	lt       packet.LinkType
 	off, n   int // frame in round.arena
 	shard    int
-	inserts  uint64 // conntrack entries the packet confirmed
-	vt, tx   span   // --verdicts and text output
-	acc, drp span   // --write-accepted / --write-dropped frames
+	inserts  uint64        // conntrack entries the packet confirmed
+	pkt      packet.Packet // decoded by the reader (Data set by the worker) when decoded
+	decoded  bool
+	vt, tx   span // --verdicts and text output
+	acc, drp span // --write-accepted / --write-dropped frames
 }
 
 // round is a batch of records with each worker's output for them.
@@ -331,11 +333,16 @@ func (r *Replay) runSharded(c *Capture, n int) (stop int, err error) {
 				r.Stats.First = r.clock
 			}
 			r.Stats.Last = r.clock
-			sh := 0
+			sh, ok := 0, false
 			if Supported(lt) && p.Decode(lt, data) == nil {
-				sh = shardOf(&p, n)
+				sh, ok = shardOf(&p, n), true
 			}
-			rd.recs = append(rd.recs, shardRec{idx: r.index, ts: r.clock, lt: lt, off: len(rd.arena), n: len(data), shard: sh})
+			rd.recs = append(rd.recs, shardRec{idx: r.index, ts: r.clock, lt: lt, off: len(rd.arena), n: len(data), shard: sh, pkt: p, decoded: ok})
+			if ok {
+				// Data is a prefix of the frame (link padding cut): the
+				// worker points it into the arena again.
+				rd.recs[len(rd.recs)-1].pkt.Data = data[:len(p.Data):len(p.Data)]
+			}
 			rd.mine[sh] = append(rd.mine[sh], len(rd.recs)-1)
 			rd.arena = append(rd.arena, data...)
 			r.index++
@@ -502,7 +509,15 @@ func (w *worker) process(rd *round) error {
 		rec := &rd.recs[i]
 		v0, t0, a0, d0 := len(w.vt.b), len(w.tx.b), len(w.acc.b), len(w.drp.b)
 		before := ct.Stats.Insert
-		if err := w.r.packetAt(rec.idx, rec.lt, rd.arena[rec.off:rec.off+rec.n], rec.ts); err != nil {
+		var err error
+		if rec.decoded {
+			pk := rec.pkt
+			pk.Data = rd.arena[rec.off : rec.off+len(pk.Data)]
+			err = w.r.packetDecoded(rec.idx, rec.lt, &pk, rec.ts)
+		} else {
+			err = w.r.packetAt(rec.idx, rec.lt, rd.arena[rec.off:rec.off+rec.n], rec.ts)
+		}
+		if err != nil {
 			return err
 		}
 		rec.inserts = ct.Stats.Insert - before
