@@ -329,12 +329,16 @@ func (m *machine) advance(now int64) {
 	if len(m.frags) > 0 {
 		m.fragExpire(now)
 	}
-	if m.ct != nil && m.ctActive {
-		m.ct.Expire(now)
-	}
+	// Set GC runs first: each set collects at its last due gc tick, which
+	// may lie before now, and must see the conntrack entries still alive at
+	// that tick (ct.Find judges expiry at the time it is given). Reaping
+	// everything that expired by now comes after.
 	for i := range m.sets {
 		if m.sets[i].s != nil {
 			m.sets[i].s.GC(m.ct, now)
 		}
+	}
+	if m.ct != nil && m.ctActive {
+		m.ct.Expire(now)
 	}
 }

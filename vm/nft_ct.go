@@ -131,8 +131,10 @@ func (m *machine) ctGetEval(in *insn) {
 	}
 }
 
-func (m *machine) ctTuple(c *ct.Conn, dir int) *ct.Tuple {
-	return c.Tuple(uint8(dir))
+// ctTuple copies one direction's tuple: TupleDir does not allocate, where
+// Tuple(1) must build the reply tuple of an entry without NAT.
+func (m *machine) ctTuple(c *ct.Conn, dir int) ct.Tuple {
+	return c.TupleDir(uint8(dir))
 }
 
 // ctCounter reads the accounting extension: one direction, or both summed
