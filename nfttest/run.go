@@ -16,6 +16,7 @@ import (
 	"github.com/nftgo/nftgo/internal/testpkt"
 	"github.com/nftgo/nftgo/packet"
 	"github.com/nftgo/nftgo/replay"
+	"github.com/nftgo/nftgo/vm"
 )
 
 // Options select and shape a run.
@@ -152,12 +153,15 @@ func RunCase(f *File, c *Case) (res *CaseResult) {
 			return res
 		}
 	}
-	loose := true
-	if v, ok := ctc.Sysctls["net.netfilter.nf_conntrack_tcp_loose"]; ok {
-		loose = v != 0
-	}
 	vw, tw := &lineWriter{}, &lineWriter{}
-	rp, err := replay.New(comp.Ruleset, replay.Config{Host: f.Host, CT: ctc, Verdicts: vw, Text: tw, Trace: true})
+	var lastCt string
+	var rp *replay.Replay
+	onPacket := func(ev *replay.Event) {
+		if ev.Result != nil {
+			lastCt = ctStateName(ev.Result.CtState, rp.M.ConntrackInUse())
+		}
+	}
+	rp, err = replay.New(comp.Ruleset, replay.Config{Host: f.Host, CT: ctc, Verdicts: vw, Text: tw, Trace: true, OnPacket: onPacket})
 	if err != nil {
 		res.Err = err
 		return res
@@ -166,21 +170,12 @@ func RunCase(f *File, c *Case) (res *CaseResult) {
 	first := true
 	var pause int64
 	gap := int64(10 * time.Millisecond)
-	var pkt packet.Packet
 
-	// one runs a single frame and records its outcome.
+	// one runs a single frame and records its outcome; the ct state is
+	// what the vm's conntrack gave the packet (Result.CtState).
 	one := func(st *Step, idx int, data []byte, lt packet.LinkType, ts int64, text string) error {
-		// ct state as nf_conntrack_in will classify the packet, from the
-		// table before it runs (see ctStateBefore).
-		// The tuple is taken now: NAT rewrites the frame in place.
-		var pre string
-		var tup ct.Tuple
-		tracked := false
-		if pkt.Decode(lt, data) == nil {
-			tup, tracked = ct.TupleOf(&pkt)
-			pre = ctStateBefore(rp.M.Conntrack(), &pkt, ts, loose)
-		}
 		frame := append([]byte(nil), data...)
+		lastCt = ""
 		if err := rp.Packet(lt, data, ts); err != nil {
 			return err
 		}
@@ -192,7 +187,7 @@ func RunCase(f *File, c *Case) (res *CaseResult) {
 			text = got.Packet
 		}
 		got.Packet = text
-		got.CT = ctStateAfter(rp.M.Conntrack(), tup, tracked, ts, pre, got.Verdict)
+		got.CT = lastCt
 		pr := PacketResult{Step: st, Index: idx, Got: got, OK: true, Frame: frame, Time: ts}
 		if w := st.want(idx); w != nil {
 			pr.Want = w
@@ -398,121 +393,26 @@ func matches(want Expect, got Outcome) bool {
 	return true
 }
 
-// ctStateBefore is the ct state nf_conntrack_in will give the packet, read
-// from the table before it runs: established for a packet of a known
-// connection that has seen a reply (or is the reply), new for the original
-// direction of an unreplied one or of no entry yet, related for an ICMP
-// error quoting a known connection.
+// ctStateName names the `ct state` bit the packet carried. A ruleset that
+// never uses conntrack tracks nothing; its packets read "untracked" here
+// rather than the "invalid" nft would read, since no rule can ask.
 //
-// Ref: net/netfilter/nf_conntrack_core.c — resolve_normal_ct (ctinfo)
-func ctStateBefore(t *ct.Table, p *packet.Packet, now int64, loose bool) string {
-	tup, ok := ct.TupleOf(p)
-	if !ok {
-		return "invalid"
-	}
-	if c := t.Find(tup, 0, now); c != nil {
-		if c.Orig() == tup && c.Status&ct.StatusSeenReply == 0 {
-			return "new"
-		}
-		return "established"
-	}
-	if inner, ok := icmpInner(p); ok {
-		if t.Find(inner, 0, now) != nil {
-			return "related"
-		}
-		return "invalid"
-	}
-	if p.L4Proto == packet.ProtoTCP {
-		return tcpNewState(p.Transport(), loose)
-	}
-	return "new"
-}
-
-// tcpNewState is what the TCP tracker makes of a segment that belongs to
-// no connection: only a SYN starts one, and a bare ACK when
-// nf_conntrack_tcp_loose picks up connections mid-stream; every other
-// segment, and any invalid flag combination, is invalid.
-//
-// Ref: net/netfilter/nf_conntrack_proto_tcp.c — tcp_error (tcp_valid_flags),
-// tcp_new (tcp_conntracks[0][index][TCP_CONNTRACK_NONE])
-func tcpNewState(th []byte, loose bool) string {
-	if len(th) < 14 {
-		return "invalid"
-	}
-	const fin, syn, rst, ack, urg = 0x01, 0x02, 0x04, 0x10, 0x20
-	f := th[13] & (fin | syn | rst | ack | urg)
-	switch f {
-	case syn, syn | urg:
-		return "new"
-	case ack, ack | urg:
-		if loose {
-			return "new"
-		}
-	}
-	return "invalid"
-}
-
-// ctStateAfter corrects the guess for what the trackers decided: an
-// accepted "new" packet that left no entry was invalid to the tracker
-// (e.g. a TCP packet no connection can start with).
-func ctStateAfter(t *ct.Table, tup ct.Tuple, ok bool, now int64, pre, verdict string) string {
-	if pre != "new" || verdict != "accept" {
-		return pre
-	}
-	if ok && t.Find(tup, 0, now) == nil && t.Count() > 0 {
-		return "invalid"
-	}
-	if ok && t.Find(tup, 0, now) == nil && t.Count() == 0 {
-		// conntrack may not be in use at all (no ct expression): nothing
-		// tracks the packet.
+// Ref: net/netfilter/nft_ct.c — nft_ct_get_eval (NFT_CT_STATE)
+func ctStateName(bits uint32, inUse bool) string {
+	if !inUse {
 		return "untracked"
 	}
-	return pre
-}
-
-// icmpInner returns the original tuple of the connection an ICMP error
-// quotes, as the reply it would be.
-func icmpInner(p *packet.Packet) (ct.Tuple, bool) {
-	th := p.Transport()
-	if len(th) < 8 {
-		return ct.Tuple{}, false
+	switch {
+	case bits&vm.CtStateUntracked != 0:
+		return "untracked"
+	case bits&vm.CtStateNew != 0:
+		return "new"
+	case bits&vm.CtStateRelated != 0:
+		return "related"
+	case bits&vm.CtStateEstablished != 0:
+		return "established"
 	}
-	isErr := false
-	switch p.L4Proto {
-	case packet.ProtoICMP:
-		isErr = th[0] == 3 || th[0] == 4 || th[0] == 5 || th[0] == 11 || th[0] == 12
-	case packet.ProtoICMPv6:
-		isErr = th[0] < 128
-	}
-	if !isErr {
-		return ct.Tuple{}, false
-	}
-	var q packet.Packet
-	lt := packet.LinkRaw
-	if q.Decode(lt, th[8:]) != nil {
-		return ct.Tuple{}, false
-	}
-	// The quoted packet went the other way: the connection has its
-	// inverse as one of its tuples (nf_ct_invert_tuple).
-	t, ok := ct.TupleOf(&q)
-	if !ok {
-		return t, false
-	}
-	t.Src, t.Dst = t.Dst, t.Src
-	switch t.Proto {
-	case packet.ProtoTCP, packet.ProtoUDP:
-		t.SrcPort, t.DstPort = t.DstPort, t.SrcPort
-	case packet.ProtoICMP, packet.ProtoICMPv6:
-		inv := map[uint16]uint16{8: 0, 0: 8, 128: 129, 129: 128}
-		ty, ok := inv[t.DstPort>>8]
-		if !ok {
-			return t, false
-		}
-		t.DstPort = ty<<8 | t.DstPort&0xff
-	default:
-		return t, false
-	}
-	return t, true
+	return "invalid"
 }
 
 var errNoMatch = errors.New("no match")

@@ -163,6 +163,11 @@ func (m *Machine) Receive(p *packet.Packet, iface string, now int64) Result {
 // Send runs a locally generated packet through output and postrouting.
 func (m *Machine) Send(p *packet.Packet, now int64) Result { return m.send(p, now) }
 
+// ConntrackInUse reports whether the ruleset made the kernel register
+// conntrack's hooks (a ct expression, nat, connlimit or notrack): without
+// them nothing is tracked and Result.CtState reads invalid for every packet.
+func (m *Machine) ConntrackInUse() bool { return m.ctActive }
+
 // Advance runs the timers due by now: conntrack expiry and set GC. The
 // replay calls it before each packet with the packet's timestamp.
 func (m *Machine) Advance(now int64) { m.advance(now) }
