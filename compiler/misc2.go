@@ -6,10 +6,24 @@ package compiler
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/nftgo/nftgo/ruleset"
 )
+
+// Key numbers of enum nft_rt_keys and nft_socket_keys; the names are the
+// ones libnftnl prints (rt_key2str, socket_key2str).
+var rtKeys = map[string]uint32{"classid": 0, "nexthop4": 1, "nexthop6": 2, "tcpmss": 3, "ipsec": 4}
+var rtKeyNames = [...]string{"classid", "nexthop4", "nexthop6", "tcpmss", "ipsec"}
+var socketKeys = map[string]uint32{"transparent": 0, "mark": 1, "wildcard": 2, "cgroupv2": 3}
+var socketKeyNames = [...]string{"transparent", "mark", "wildcard", "cgroupv2"}
+
+// fibFPresent is NFTA_FIB_F_PRESENT: the result is "does a route exist".
+const fibFPresent = 32
+
+var fibFlagNames = [...]string{"saddr", "daddr", "mark", "iif", "oif"}
+var fibResultNames = [...]string{"unknown", "oif", "oifname", "type"}
 
 var fibFlagBits = map[string]uint32{"saddr": 1, "daddr": 2, "mark": 4, "iif": 8, "oif": 16}
 var fibResults = map[string]uint32{"oif": 1, "oifname": 2, "type": 3}
@@ -22,22 +36,40 @@ func (r *rulectx) keyPrimary2(t tok) (*xexpr, bool) {
 	switch t.s {
 	case "fib":
 		r.next()
-		var flags []string
 		var fl uint32
+		var first, last tok
 		for {
 			w := r.next()
+			if first.kind == 0 {
+				first = w
+			}
+			last = w
 			b, ok := fibFlagBits[w.s]
 			if !ok {
 				r.fail(w, "syntax error, unexpected %s", w.s)
 				return nil, true
 			}
-			flags = append(flags, w.s)
 			fl |= b
 			if r.peek().kind == 'o' && r.peek().s == "." {
 				r.next()
 				continue
 			}
 			break
+		}
+		// Ref: parser_bison.y — fib_expr rejects these tuples, underlining
+		// the whole tuple.
+		span := first
+		span.end = last.end
+		switch {
+		case fl&3 == 0:
+			r.fail(span, "fib: need either saddr or daddr")
+			return nil, true
+		case fl&3 == 3:
+			r.fail(span, "fib: saddr and daddr are mutually exclusive")
+			return nil, true
+		case fl&24 == 24:
+			r.fail(span, "fib: iif and oif are mutually exclusive")
+			return nil, true
 		}
 		res := r.next()
 		_, ok := fibResults[res.s]
@@ -56,13 +88,12 @@ func (r *rulectx) keyPrimary2(t tok) (*xexpr, bool) {
 		if present {
 			dt, bits = tBool, 8
 		}
-		body := strings.Join(flags, " . ") + " " + res.s
 		if present {
-			body += " present"
-			fl |= 32
+			fl |= fibFPresent
 		}
+		res32 := fibResults[res.s]
 		return r.genericKey(t, dt, bits, hostEndian, func(d ruleset.Register) ruleset.Expr {
-			return &ruleset.Generic{Kind: "fib", Body: fmt.Sprintf("%s => reg %d ", body, d)}
+			return &ruleset.Fib{DReg: d, Result: res32, Flags: fl}
 		}), true
 	case "rt":
 		r.next()
@@ -90,14 +121,15 @@ func (r *rulectx) keyPrimary2(t tok) (*xexpr, bool) {
 			r.fail(k, "syntax error, unexpected %s", k.s)
 			return nil, true
 		}
+		key := rtKeys[name]
 		return r.genericKey(t, dt, bits, order, func(d ruleset.Register) ruleset.Expr {
-			return &ruleset.Generic{Kind: "rt", Body: fmt.Sprintf("load %s => reg %d ", name, d)}
+			return &ruleset.Rt{Key: key, DReg: d}
 		}), true
 	case "socket":
 		r.next()
 		k := r.next()
 		dt, bits := tInteger, 8
-		extra := ""
+		var level uint32
 		switch k.s {
 		case "transparent", "wildcard":
 			bits = 1
@@ -106,15 +138,21 @@ func (r *rulectx) keyPrimary2(t tok) (*xexpr, bool) {
 		case "cgroupv2":
 			if r.accept("level") {
 				n := r.next()
-				extra = "level " + n.s + " "
+				v, err := strconv.ParseUint(n.s, 0, 32)
+				if err != nil {
+					r.fail(n, "syntax error, unexpected %s", n.s)
+					return nil, true
+				}
+				level = uint32(v)
 			}
 			bits = 64
 		default:
 			r.fail(k, "syntax error, unexpected %s", k.s)
 			return nil, true
 		}
+		key := socketKeys[k.s]
 		return r.genericKey(t, dt, bits, hostEndian, func(d ruleset.Register) ruleset.Expr {
-			return &ruleset.Generic{Kind: "socket", Body: fmt.Sprintf("load %s => reg %d %s", k.s, d, extra)}
+			return &ruleset.Socket{Key: key, DReg: d, Level: level}
 		}), true
 	case "osf":
 		r.next()
@@ -265,7 +303,6 @@ func (r *rulectx) dupStmt() {
 		return
 	}
 	t := r.peek()
-	body := ""
 	if r.fam == ruleset.FamilyNetdev && (t.kind == 's' || t.kind == 'w' && !protoWords[t.s] && t.s != "meta") {
 		r.next()
 		idx, err := r.c.scalar(&xexpr{kind: xMeta, dt: tIfindex, bits: 32, order: hostEndian}, t.s, true)
@@ -274,7 +311,7 @@ func (r *rulectx) dupStmt() {
 			return
 		}
 		r.emit(&ruleset.Immediate{DReg: 1, Data: idx})
-		r.emit(&ruleset.Generic{Kind: "dup", Body: "sreg_dev 1 "})
+		r.emit(&ruleset.Dup{SRegDev: 1})
 		return
 	}
 	at := tIPv4
@@ -297,7 +334,7 @@ func (r *rulectx) dupStmt() {
 		}
 		r.emit(&ruleset.Immediate{DReg: 1, Data: v.from})
 	}
-	body = "sreg_addr 1 "
+	dup := &ruleset.Dup{SRegAddr: 1}
 	if r.accept("device") {
 		d := r.next()
 		idx, err := r.c.scalar(&xexpr{kind: xMeta, dt: tIfindex, bits: 32, order: hostEndian}, d.s, true)
@@ -306,9 +343,9 @@ func (r *rulectx) dupStmt() {
 			return
 		}
 		r.emit(&ruleset.Immediate{DReg: 2, Data: idx})
-		body += "sreg_dev 2 "
+		dup.SRegDev = 2
 	}
-	r.emit(&ruleset.Generic{Kind: "dup", Body: body})
+	r.emit(dup)
 }
 
 // fwdStmt: netdev `fwd to DEV`, `fwd to KEY map { … }`, `fwd ip|ip6 to ADDR device DEV`.
@@ -349,7 +386,7 @@ func (r *rulectx) fwdStmt() {
 		if fam == "ip6" {
 			np = 10
 		}
-		r.emit(&ruleset.Generic{Kind: "fwd", Body: fmt.Sprintf("sreg_dev 1 sreg_addr 2 nfproto %d ", np)})
+		r.emit(&ruleset.Fwd{SRegDev: 1, SRegAddr: 2, NFProto: uint32(np)})
 		return
 	}
 	if t.kind == 'w' && exprStart[t.s] {
@@ -369,5 +406,72 @@ func (r *rulectx) fwdStmt() {
 		}
 		r.emit(&ruleset.Immediate{DReg: 1, Data: idx})
 	}
-	r.emit(&ruleset.Generic{Kind: "fwd", Body: "sreg_dev 1 "})
+	r.emit(&ruleset.Fwd{SRegDev: 1})
+}
+
+// writeExt prints fib, rt, socket, dup and fwd as libnftnl's snprintf
+// functions do; flags of fib in bit order, whatever order the rule gave.
+// Ref: libnftnl src/expr/{fib,rt,socket,dup,fwd}.c — *_snprintf.
+func writeExt(b *strings.Builder, e ruleset.Expr) bool {
+	switch x := e.(type) {
+	case *ruleset.Fib:
+		fl := x.Flags &^ fibFPresent
+		for i, n := range fibFlagNames {
+			if fl&(1<<i) == 0 {
+				continue
+			}
+			b.WriteString(n)
+			fl &^= 1 << i
+			if fl != 0 {
+				b.WriteString(" . ")
+			}
+		}
+		if fl != 0 {
+			fmt.Fprintf(b, "unknown 0x%x", fl)
+		}
+		res := "unknown"
+		if int(x.Result) < len(fibResultNames) {
+			res = fibResultNames[x.Result]
+		}
+		b.WriteString(" " + res)
+		if x.Flags&fibFPresent != 0 {
+			b.WriteString(" present")
+		}
+		fmt.Fprintf(b, " => reg %d ", x.DReg)
+	case *ruleset.Rt:
+		name := "unknown"
+		if int(x.Key) < len(rtKeyNames) {
+			name = rtKeyNames[x.Key]
+		}
+		fmt.Fprintf(b, "load %s => reg %d ", name, x.DReg)
+	case *ruleset.Socket:
+		name := "unknown"
+		if int(x.Key) < len(socketKeyNames) {
+			name = socketKeyNames[x.Key]
+		}
+		fmt.Fprintf(b, "load %s => reg %d ", name, x.DReg)
+		if x.Key == socketKeys["cgroupv2"] {
+			fmt.Fprintf(b, "level %d ", x.Level)
+		}
+	case *ruleset.Dup:
+		if x.SRegAddr != 0 {
+			fmt.Fprintf(b, "sreg_addr %d ", x.SRegAddr)
+		}
+		if x.SRegDev != 0 {
+			fmt.Fprintf(b, "sreg_dev %d ", x.SRegDev)
+		}
+	case *ruleset.Fwd:
+		if x.SRegDev != 0 {
+			fmt.Fprintf(b, "sreg_dev %d ", x.SRegDev)
+		}
+		if x.SRegAddr != 0 {
+			fmt.Fprintf(b, "sreg_addr %d ", x.SRegAddr)
+		}
+		if x.NFProto != 0 {
+			fmt.Fprintf(b, "nfproto %d ", x.NFProto)
+		}
+	default:
+		return false
+	}
+	return true
 }

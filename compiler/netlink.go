@@ -408,6 +408,8 @@ func writeExprBody(b *strings.Builder, e ruleset.Expr) {
 		writeObjref(b, x)
 	case *ruleset.Numgen, *ruleset.Hash:
 		writeMisc(b, x)
+	case *ruleset.Fib, *ruleset.Rt, *ruleset.Socket, *ruleset.Dup, *ruleset.Fwd:
+		writeExt(b, x)
 	case *ruleset.Generic:
 		b.WriteString(x.Body)
 	}

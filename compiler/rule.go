@@ -741,6 +741,12 @@ func loadsInto(e ruleset.Expr, reg ruleset.Register) bool {
 		return !x.Set && x.DReg == reg
 	case *ruleset.Exthdr:
 		return x.DReg == reg
+	case *ruleset.Fib:
+		return x.DReg == reg
+	case *ruleset.Rt:
+		return x.DReg == reg
+	case *ruleset.Socket:
+		return x.DReg == reg
 	case *ruleset.Generic:
 		return strings.Contains(x.Body, fmt.Sprintf("reg %d ", reg))
 	}
