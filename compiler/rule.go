@@ -201,6 +201,11 @@ func (c *compiler) rule(ts *tableState, ch *ruleset.Chain, terms []*syntax.Term,
 	if !ok {
 		return
 	}
+	c.ruleToks(ts, ch, toks, cmd)
+}
+
+// ruleToks compiles one rule from its tokens ($variables expanded).
+func (c *compiler) ruleToks(ts *tableState, ch *ruleset.Chain, toks []tok, cmd *ruleCmd) {
 	r := &rulectx{c: c, ts: ts, fam: ts.t.Family, ch: ch, toks: toks}
 	if len(toks) > 0 {
 		r.lastTok = toks[len(toks)-1]

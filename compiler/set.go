@@ -106,7 +106,7 @@ func (r *rulectx) nameAnon() {
 
 // parseElems reads set-literal elements against key (and data for maps).
 func (c *compiler) parseElems(key *xexpr, data *xexpr, verdictMap bool, elems [][]tok) ([]elem, bool) {
-	var out []elem
+	out := make([]elem, 0, len(elems))
 	for _, et := range elems {
 		if len(et) == 0 {
 			continue
@@ -576,7 +576,13 @@ type setKey struct {
 }
 
 func (c *compiler) setElementsItem(ts *tableState, s *ruleset.Set, it *syntax.SetItem) {
-	toks, ok := c.flatten(it.Args)
+	var toks []tok
+	var ok bool
+	if raw := it.RawArgs(); raw != nil {
+		toks, ok = c.lexFlatten(raw)
+	} else {
+		toks, ok = c.flatten(it.Args)
+	}
 	if !ok {
 		return
 	}

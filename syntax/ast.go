@@ -166,18 +166,35 @@ type SetItem struct {
 	Raw  string  `parser:"  @RuleText"`
 	Key  *Name   `parser:"| @@"`
 	Args []*Term `parser:"  @@*"`
+	// rawArgs are the scanner tokens after the key of a collapsed
+	// `elements = { … }` line; Args stays empty for it (see RawArgs).
+	rawArgs []lexer.Token
+	toks    []lexer.Token // Raw's tokens from the file scan
 }
+
+// RawArgs returns the scanner tokens after the key of a collapsed
+// `elements` line (nil otherwise; then Args holds the arguments). A
+// 100k-element set is 200k terms the compiler need not build.
+func (it *SetItem) RawArgs() []lexer.Token { return it.rawArgs }
 
 // Expand fills Key and Args from a collapsed line; it is a no-op otherwise.
 func (it *SetItem) Expand() error {
 	if it.Raw == "" || it.Key != nil {
 		return nil
 	}
-	r := &Rule{Pos: it.Pos, Raw: it.Raw}
-	terms, err := r.TermList()
+	r := &Rule{Pos: it.Pos, Raw: it.Raw, toks: it.toks}
+	toks, err := r.scanRaw()
 	if err != nil {
 		return err
 	}
+	if len(toks) > 1 && toks[0].Type == Word && toks[0].Value == "elements" {
+		k := toks[0]
+		it.Key = &Name{Pos: k.Pos, EndPos: tokEnd(k), Word: k.Value}
+		it.rawArgs = toks[1:]
+		return nil
+	}
+	i := 0
+	terms := buildTerms(toks, &i, false)
 	if len(terms) == 0 || terms[0].Word == "" && terms[0].Str == "" {
 		return &Error{Pos: it.Pos, EndCol: it.Pos.Column, Msg: "syntax error, unexpected " + it.Raw}
 	}
@@ -218,6 +235,8 @@ type Rule struct {
 	// term through participle's reflection costs most of the compile time.
 	Raw   string  `parser:"  @RuleText"`
 	Terms []*Term `parser:"| @@+"`
+	// toks are Raw's tokens from the file scan (see attachTokens).
+	toks []lexer.Token
 }
 
 // Term is one token of a rule, or a brace-enclosed set/map literal.

@@ -32,10 +32,17 @@ func Parse(filename string, src []byte) (f *File, err error) {
 		}
 		return nil, err
 	}
-	f, err = parser.ParseBytes(filename, src)
+	// The tokens scanned above feed participle directly (ParseBytes would
+	// scan the file a second time).
+	pl, err := lexer.Upgrade(&tokenStream{toks: collapseRules(toks, src)})
+	if err != nil {
+		return nil, err
+	}
+	f, err = parser.ParseFromLexer(pl)
 	if err != nil {
 		return nil, convertError(err, src, toks)
 	}
+	attachTokens(f, toks)
 	return f, nil
 }
 

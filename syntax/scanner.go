@@ -12,6 +12,7 @@ package syntax
 
 import (
 	"io"
+	"sort"
 
 	"github.com/alecthomas/participle/v2/lexer"
 )
@@ -96,13 +97,17 @@ func (e *ScanError) Error() string { return e.Msg }
 
 // Scan splits src into tokens. The last token is always EOF.
 func Scan(filename string, src []byte) ([]lexer.Token, error) {
-	toks := make([]lexer.Token, 0, len(src)/4+1)
+	// About one token per six bytes in real rulesets; append grows the rest.
+	toks := make([]lexer.Token, 0, len(src)/6+1)
+	// One copy of the source; token values are substrings of it, not one
+	// allocation each.
+	str := string(src)
 	line, lineStart := 1, 0
 	pos := func(i int) lexer.Position {
 		return lexer.Position{Filename: filename, Offset: i, Line: line, Column: i - lineStart + 1}
 	}
 	emit := func(t lexer.TokenType, i, j int) {
-		toks = append(toks, lexer.Token{Type: t, Value: string(src[i:j]), Pos: pos(i)})
+		toks = append(toks, lexer.Token{Type: t, Value: str[i:j], Pos: pos(i)})
 	}
 	i := 0
 	for i < len(src) {
@@ -191,6 +196,10 @@ var chainKeywords = map[string]bool{"type": true, "policy": true, "comment": tru
 // collapseRules replaces the tokens of each rule line inside a chain block
 // by one RuleText token holding the line's source text.
 func collapseRules(toks []lexer.Token, src []byte) []lexer.Token {
+	str := ""
+	if len(toks) > 0 {
+		str = string(src)
+	}
 	out := make([]lexer.Token, 0, len(toks)/4+8)
 	// stack of open blocks
 	var stack []int
@@ -225,7 +234,19 @@ func collapseRules(toks []lexer.Token, src []byte) []lexer.Token {
 			}
 			last := toks[j-1]
 			end := last.Pos.Offset + len(last.Value)
-			out = append(out, lexer.Token{Type: RuleText, Value: string(src[t.Pos.Offset:end]), Pos: t.Pos})
+			// Consecutive rule lines of a chain become one RuleText
+			// (Rule.Rules splits them again): participle's cost is per
+			// token it sees, whatever the token holds.
+			if top == blockChain && merging(out) {
+				k := len(out) - 1
+				for out[k].Type == NL || out[k].Type == Semi {
+					k--
+				}
+				out[k].Value = str[out[k].Pos.Offset:end]
+				out = out[:k+1]
+			} else {
+				out = append(out, lexer.Token{Type: RuleText, Value: str[t.Pos.Offset:end], Pos: t.Pos})
+			}
 			i = j - 1
 			lineStart = false
 			continue
@@ -248,6 +269,114 @@ func collapseRules(toks []lexer.Token, src []byte) []lexer.Token {
 		out = append(out, t)
 	}
 	return out
+}
+
+// merging reports whether out ends with a chain rule (RuleText) and only
+// newlines/semicolons after it, so the next rule line can join it.
+func merging(out []lexer.Token) bool {
+	k := len(out) - 1
+	for k >= 0 && (out[k].Type == NL || out[k].Type == Semi) {
+		k--
+	}
+	return k >= 0 && out[k].Type == RuleText
+}
+
+// Rules returns the terms of each rule in r: a collapsed RuleText may hold
+// several rule lines, split here at their top-level newlines and
+// semicolons.
+func (r *Rule) Rules() ([][]*Term, error) {
+	if r.Raw == "" {
+		return [][]*Term{r.Terms}, nil
+	}
+	toks, err := r.scanRaw()
+	if err != nil {
+		return nil, err
+	}
+	var out [][]*Term
+	i := 0
+	for i < len(toks) {
+		switch toks[i].Type {
+		case EOF:
+			return out, nil
+		case NL, Semi, RBrace:
+			i++
+			continue
+		}
+		// Terms of one rule share one backing array.
+		n := 0
+		for j := i; j < len(toks); j++ {
+			if tt := toks[j].Type; tt == NL || tt == Semi || tt == EOF {
+				break
+			}
+			n++
+		}
+		terms := make([]*Term, 0, n)
+		for i < len(toks) {
+			tt := toks[i].Type
+			if tt == NL || tt == Semi || tt == EOF || tt == RBrace {
+				break
+			}
+			terms = append(terms, buildOne(toks, &i))
+		}
+		out = append(out, terms)
+	}
+	return out, nil
+}
+
+// RuleTokens is Rules without the terms: the scanner tokens of each rule
+// in r, split at top-level newlines and semicolons (EOF not included).
+// The compiler reads these directly; building a Term per token first
+// costs more than the rest of compiling a simple rule.
+func (r *Rule) RuleTokens() ([][]lexer.Token, error) {
+	if r.Raw == "" {
+		return nil, nil
+	}
+	toks, err := r.scanRaw()
+	if err != nil {
+		return nil, err
+	}
+	var out [][]lexer.Token
+	depth, start := 0, 0
+	for i, t := range toks {
+		switch t.Type {
+		case LBrace:
+			depth++
+		case RBrace:
+			if depth > 0 {
+				depth--
+			}
+		case NL, Semi, EOF:
+			if depth == 0 || t.Type == EOF {
+				if i > start {
+					out = append(out, toks[start:i:i])
+				}
+				start = i + 1
+			}
+		}
+	}
+	if start < len(toks) {
+		out = append(out, toks[start:len(toks):len(toks)])
+	}
+	return out, nil
+}
+
+func (r *Rule) scanRaw() ([]lexer.Token, error) {
+	if r.toks != nil {
+		return r.toks, nil
+	}
+	toks, err := Scan(r.Pos.Filename, []byte(r.Raw))
+	if err != nil {
+		return nil, err
+	}
+	for k := range toks {
+		p := &toks[k].Pos
+		if p.Line == 1 {
+			p.Column += r.Pos.Column - 1
+		}
+		p.Line += r.Pos.Line - 1
+		p.Offset += r.Pos.Offset
+	}
+	return toks, nil
 }
 
 // Terms returns the rule's terms, rescanning a collapsed rule line.
@@ -364,4 +493,62 @@ func blockKind(out []lexer.Token) int {
 		return blockSet
 	}
 	return blockOther
+}
+
+// attachTokens hands each collapsed rule and set line the tokens the file
+// scan already produced (toks, in offset order), so they are not scanned
+// again. Lines it does not reach are rescanned from Raw.
+func attachTokens(f *File, toks []lexer.Token) {
+	span := func(p lexer.Position, raw string) []lexer.Token {
+		lo := sort.Search(len(toks), func(i int) bool { return toks[i].Pos.Offset >= p.Offset })
+		hi := sort.Search(len(toks), func(i int) bool { return toks[i].Pos.Offset >= p.Offset+len(raw) })
+		if lo >= hi || toks[lo].Pos.Offset != p.Offset || toks[lo].Pos.Filename != p.Filename {
+			return nil
+		}
+		return toks[lo:hi:hi]
+	}
+	setItems := func(items []*SetItem) {
+		for _, it := range items {
+			if it != nil && it.Raw != "" {
+				it.toks = span(it.Pos, it.Raw)
+			}
+		}
+	}
+	chainItems := func(items []*ChainItem) {
+		for _, ci := range items {
+			if ci != nil && ci.Rule != nil && ci.Rule.Raw != "" {
+				ci.Rule.toks = span(ci.Rule.Pos, ci.Rule.Raw)
+			}
+		}
+	}
+	tableItems := func(items []*TableItem) {
+		for _, ti := range items {
+			switch {
+			case ti == nil:
+			case ti.Chain != nil:
+				chainItems(ti.Chain.Items)
+			case ti.Set != nil:
+				setItems(ti.Set.Items)
+			case ti.Flowtable != nil:
+				setItems(ti.Flowtable.Items)
+			case ti.CtObject != nil:
+				setItems(ti.CtObject.Items)
+			case ti.Object != nil:
+				setItems(ti.Object.Items)
+			}
+		}
+	}
+	for _, it := range f.Items {
+		switch {
+		case it == nil:
+		case it.Table != nil:
+			tableItems(it.Table.Items)
+		case it.Command != nil && it.Command.Table != nil:
+			tableItems(it.Command.Table.Items)
+		case it.Command != nil && it.Command.Chain != nil:
+			chainItems(it.Command.Chain.Items)
+		case it.Command != nil && it.Command.Set != nil:
+			setItems(it.Command.Set.Items)
+		}
+	}
 }
