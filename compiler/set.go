@@ -106,7 +106,15 @@ func (r *rulectx) nameAnon() {
 
 // parseElems reads set-literal elements against key (and data for maps).
 func (c *compiler) parseElems(key *xexpr, data *xexpr, verdictMap bool, elems [][]tok) ([]elem, bool) {
-	out := make([]elem, 0, len(elems))
+	return c.parseElemsInto(nil, key, data, verdictMap, elems)
+}
+
+// parseElemsInto is parseElems appending to buf[:0] when it has room.
+func (c *compiler) parseElemsInto(buf []elem, key *xexpr, data *xexpr, verdictMap bool, elems [][]tok) ([]elem, bool) {
+	out := buf[:0]
+	if cap(out) < len(elems) {
+		out = make([]elem, 0, len(elems))
+	}
 	for _, et := range elems {
 		if len(et) == 0 {
 			continue
@@ -607,6 +615,11 @@ func (c *compiler) addElemToks(ts *tableState, s *ruleset.Set, lit [][]tok) {
 	if !ok {
 		return
 	}
+	interval := s.Flags&ruleset.SetInterval != 0
+	if !interval && len(lit) > elemChunk {
+		c.addElemsFlat(ts, s, sk, lit)
+		return
+	}
 	elems, ok := c.parseElems(sk.key, sk.data, sk.verdictMap, lit)
 	if !ok {
 		return
@@ -617,12 +630,84 @@ func (c *compiler) addElemToks(ts *tableState, s *ruleset.Set, lit [][]tok) {
 			return
 		}
 	}
-	interval := s.Flags&ruleset.SetInterval != 0
 	if !interval && anyInterval(elems) {
 		c.errorTok(elems[0].t, "You must add 'flags interval' to your set declaration if you want to add ranges")
 		return
 	}
 	encoded := c.encodeElemsMerge(sk.key, interval, elems, s.AutoMerge)
+	if len(encoded) == 0 {
+		return
+	}
+	s.Elements = append(s.Elements, encoded...)
+	c.batch = append(c.batch, msg{kind: msgElems, table: ts.t, set: s, elems: encoded})
+}
+
+// elemChunk is how many elements addElemsFlat parses at a time.
+const elemChunk = 4096
+
+// addElemsFlat is addElemToks for a large set without intervals: elements
+// are parsed and encoded a chunk at a time, so the parsed form of only one
+// chunk is live (a 100k-element set otherwise holds ~40 MB of it), and the
+// kernel elements share one allocation. Errors are reported as addElemToks
+// reports them: the first parse error, else the first jump to an unknown
+// chain, else a range in a set without the interval flag.
+func (c *compiler) addElemsFlat(ts *tableState, s *ruleset.Set, sk setKey, lit [][]tok) {
+	seen := make(map[string]struct{}, len(lit))
+	store := make([]ruleset.Element, 0, len(lit))
+	encoded := make([]*ruleset.Element, 0, len(lit))
+	var jumpErr, rangeErr *tok
+	var first tok
+	var buf []elem
+	for lo := 0; lo < len(lit); lo += elemChunk {
+		elems, ok := c.parseElemsInto(buf, sk.key, sk.data, sk.verdictMap, lit[lo:min(lo+elemChunk, len(lit))])
+		if !ok {
+			return
+		}
+		buf = elems
+		if len(elems) == 0 {
+			continue
+		}
+		if lo == 0 || first.kind == 0 {
+			first = elems[0].t
+		}
+		for i := range elems {
+			e := &elems[i]
+			if jumpErr == nil && e.verdict != nil && (e.verdict.Code == ruleset.VerdictJump || e.verdict.Code == ruleset.VerdictGoto) && ts.chain(e.verdict.Chain) == nil {
+				t := e.t
+				jumpErr = &t
+			}
+			if e.key.isRange || e.key.prefix >= 0 {
+				rangeErr = &first
+			}
+			el := ruleset.Element{Timeout: e.timeout, Comment: e.comment, Exprs: e.exprs}
+			if e.key.from == nil && e.key.t.s == "*" {
+				el.Flags = ruleset.ElemCatchall
+			} else {
+				if _, dup := seen[string(e.key.from)]; dup {
+					continue
+				}
+				seen[string(e.key.from)] = struct{}{}
+				el.Key = e.key.from
+			}
+			if e.verdict != nil {
+				v := *e.verdict
+				el.Verdict = &v
+			} else if e.data != nil {
+				el.Data = e.data.from
+			}
+			store = append(store, el)
+			encoded = append(encoded, &store[len(store)-1])
+		}
+	}
+	switch {
+	case jumpErr != nil:
+		c.errorTok(*jumpErr, "No such file or directory")
+		return
+	case rangeErr != nil:
+		c.errorTok(*rangeErr, "You must add 'flags interval' to your set declaration if you want to add ranges")
+		return
+	}
+	c.skippedEnds = 0
 	if len(encoded) == 0 {
 		return
 	}

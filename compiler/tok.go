@@ -99,13 +99,22 @@ func (c *compiler) lexFlatten(lt []lexer.Token) ([]tok, bool) {
 // a set literal (inSet), to the comma, newline, semicolon or '}' that ends
 // the element.
 func (c *compiler) lexSeq(lt []lexer.Token, i *int, inSet bool) ([]tok, bool) {
-	n := 0
+	// Room for the terms at this level: a set literal is one term.
+	n, depth := 0, 0
 	for j := *i; j < len(lt); j++ {
 		tt := lt[j].Type
-		if tt == syntax.EOF || inSet && (tt == syntax.Comma || tt == syntax.NL || tt == syntax.Semi || tt == syntax.RBrace) {
+		if depth == 0 && (tt == syntax.EOF || inSet && (tt == syntax.Comma || tt == syntax.NL || tt == syntax.Semi || tt == syntax.RBrace)) {
 			break
 		}
-		n++
+		switch tt {
+		case syntax.LBrace:
+			depth++
+		case syntax.RBrace:
+			depth--
+		}
+		if depth == 0 {
+			n++
+		}
 	}
 	out := c.tokBuf(n)
 	for *i < len(lt) {
