@@ -216,5 +216,5 @@ func (c *compiler) tokBuf(n int) []tok {
 	}
 	l := len(c.slab)
 	c.slab = c.slab[:l+n]
-	return c.slab[l:l:l+n]
+	return c.slab[l : l : l+n]
 }
