@@ -106,8 +106,20 @@ func (r *rulectx) keyPrimary2(t tok) (*xexpr, bool) {
 		switch k.s {
 		case "classid":
 		case "nexthop":
+			// Ref: src/evaluate.c — expr_evaluate_rt: the address family
+			// must be known, and a nexthop of the other family never matches.
+			span := t
+			span.end = k.end
 			if fam == "" {
 				fam = map[ruleset.Family]string{ruleset.FamilyIPv4: "ip", ruleset.FamilyIPv6: "ip6"}[r.fam]
+			}
+			switch {
+			case fam == "":
+				r.fail(span, `cannot determine ip protocol version, use "ip nexthop" or "ip6 nexthop" instead`)
+				return nil, true
+			case fam == "ip" && r.fam == ruleset.FamilyIPv6, fam == "ip6" && r.fam == ruleset.FamilyIPv4:
+				r.fail(span, "%s nexthop will not match", fam)
+				return nil, true
 			}
 			name, dt, bits, order = "nexthop4", tIPv4, 32, bigEndian
 			if fam == "ip6" {
@@ -251,6 +263,16 @@ func (r *rulectx) tproxyStmt() {
 			break
 		}
 		ts = append(ts, r.next())
+	}
+	// Ref: src/evaluate.c — stmt_evaluate_tproxy: without a transport
+	// protocol match there is no port to redirect to.
+	if r.l4 == "" {
+		span := kw
+		if len(ts) > 0 {
+			span.end = ts[len(ts)-1].end
+		}
+		r.fail(span, "Transparent proxy support requires transport protocol match")
+		return
 	}
 	text := joinToks(ts)
 	addrText, portText := text, ""
