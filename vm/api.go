@@ -118,6 +118,11 @@ type Result struct {
 	// listener lets the packet go on (it is then accepted).
 	QueueNum    uint16
 	QueueBypass bool
+	// Shared reports that the packet ran an expression whose state all
+	// flows share (limit, quota, dynset, ct count, a NAT mapping, numgen,
+	// objref map, meta random): up to the first such packet, a replay
+	// sharded by flow (replay --workers) gives one machine's answers.
+	Shared bool
 	// CtState is what `ct state` reads for the packet at the end of its
 	// path, as a bitmask: 1 invalid, 2 established, 4 related, 8 new, 64
 	// untracked (nft_ct_get_eval over the skb's ctinfo). A packet that

@@ -94,6 +94,10 @@ type machine struct {
 	cfg Config
 	rs  *ruleset.Ruleset
 
+	// lastIn caches host.byName[lastInName] for receive.
+	lastIn     *iface
+	lastInName string
+
 	chains   []chain
 	pool     [][16]byte
 	sets     []setRef

@@ -45,7 +45,12 @@ func (m *machine) receive(p *packet.Packet, ifname string, now int64) Result {
 		return m.res
 	}
 	if ifname != "" {
-		m.in = m.host.byName[ifname]
+		// A replay passes the same few interface names again and again:
+		// remember the last one instead of hashing the name per packet.
+		if ifname != m.lastInName || m.lastIn == nil {
+			m.lastIn, m.lastInName = m.host.byName[ifname], ifname
+		}
+		m.in = m.lastIn
 	}
 	if m.in == nil {
 		m.in = m.host.route(src)

@@ -258,10 +258,12 @@ func (m *machine) exec(code []insn) {
 		case opCtSet:
 			m.ctSetEval(in)
 		case opLimit:
+			m.res.Shared = true
 			if m.limitEval(&m.limits[in.idx]) {
 				m.verdict = ruleset.VerdictBreak
 			}
 		case opQuota:
+			m.res.Shared = true
 			if m.quotaEval(&m.quotas[in.idx]) {
 				m.verdict = ruleset.VerdictBreak
 			}
@@ -280,16 +282,21 @@ func (m *machine) exec(code []insn) {
 		case opLookup:
 			m.lookupEval(in)
 		case opDynset:
+			m.res.Shared = true
 			m.dynsetEval(in)
 		case opConnlimit:
+			m.res.Shared = true
 			m.connlimitEval(in)
 		case opNAT, opMasq, opRedir:
+			m.res.Shared = true
 			m.natEval(in)
 		case opObjrefMap:
+			m.res.Shared = true
 			m.objrefMapEval(in)
 		case opExthdr:
 			m.exthdrEval(in)
 		case opNumgen:
+			m.res.Shared = true
 			m.numgenEval(in)
 		case opHash:
 			m.hashEval(in)

@@ -148,6 +148,7 @@ func (m *machine) devType(dev *iface) uint16 {
 // prandom is a deterministic xorshift stream: `meta random` must give the
 // same replay every time.
 func (m *machine) prandom() uint32 {
+	m.res.Shared = true
 	x := m.rnd
 	x ^= x << 13
 	x ^= x >> 7
