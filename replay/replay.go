@@ -95,9 +95,11 @@ type Replay struct {
 	index int
 	clock int64
 
-	rs     *ruleset.Ruleset
-	vc     vm.Config
-	shards []*Replay // set when RunWorkers sharded the replay (shard.go)
+	rs       *ruleset.Ruleset
+	vc       vm.Config
+	shards   []*Replay // set when RunWorkers sharded the replay (shard.go)
+	shared   bool      // the last packet ran shared state (vm.Result.Shared)
+	sharedAt bool      // the sharded run stopped at such a packet
 	// thread CPU times of the last sharded run (ThreadCPU)
 	readerCPU int64
 	workerCPU []int64
@@ -283,6 +285,7 @@ func (r *Replay) run(idx int, lt packet.LinkType, p *packet.Packet) error {
 	} else {
 		res = r.M.Receive(p, iface, r.clock)
 	}
+	r.shared = res.Shared
 	if res.Verdict == ruleset.VerdictDrop {
 		r.Stats.Dropped++
 		if res.KernelDrop != "" {

@@ -52,6 +52,7 @@ type shardRec struct {
 	inserts  uint64        // conntrack entries the packet confirmed
 	pkt      packet.Packet // decoded by the reader (Data set by the worker) when decoded
 	decoded  bool
+	shared   bool // it ran an expression whose state all flows share
 	vt, tx   span // --verdicts and text output
 	acc, drp span // --write-accepted / --write-dropped frames
 }
@@ -87,7 +88,7 @@ func Shardable(rs *ruleset.Ruleset, cfg Config) (bool, string) {
 	for _, t := range rs.Tables {
 		for _, o := range t.Objects {
 			switch o.Kind {
-			case "counter", "ct timeout":
+			case "counter", "ct timeout", "quota", "limit":
 			default:
 				return false, fmt.Sprintf("named %s object %s (state shared by every flow)", o.Kind, o.Name)
 			}
@@ -122,25 +123,10 @@ func Shardable(rs *ruleset.Ruleset, cfg Config) (bool, string) {
 // unshardable says why e makes packets of different flows depend on each
 // other, or "".
 func unshardable(e ruleset.Expr) string {
+	// limit, quota, dynset, ct count, NAT, numgen, objref and meta random
+	// share state too, but only once a packet runs them: the vm reports
+	// that per packet (vm.Result.Shared) and the merge stops there.
 	switch x := e.(type) {
-	case *ruleset.Dynset:
-		return "dynset (set updated from the packet path)"
-	case *ruleset.Connlimit:
-		return "ct count (connections counted across flows)"
-	case *ruleset.Limit:
-		return "limit (one token bucket for every flow)"
-	case *ruleset.Quota:
-		return "quota (one byte count for every flow)"
-	case *ruleset.NAT, *ruleset.Masq, *ruleset.Redir:
-		return "NAT (a mapping must not clash with other flows' mappings)"
-	case *ruleset.Numgen:
-		return "numgen (one sequence for every packet)"
-	case *ruleset.Objref:
-		return "object reference (state shared by every flow)"
-	case *ruleset.Meta:
-		if x.Key == ruleset.MetaPrandom {
-			return "meta random (one generator for every packet)"
-		}
 	case *ruleset.Ct:
 		switch x.Key {
 		case ruleset.CtID:
@@ -243,7 +229,11 @@ func (r *Replay) RunWorkers(open func() (*Capture, error), workers int) (used in
 	if err := r.restartAt(c2, stop); err != nil {
 		return 1, "", err
 	}
-	why = fmt.Sprintf("from record %d on, a full conntrack table (nf_conntrack_max %d) could decide", stop, r.cfg.CT.Max)
+	if r.sharedAt {
+		why = fmt.Sprintf("from record %d on, which runs an expression whose state all flows share (limit, quota, dynset, ct count, NAT, numgen, meta random)", stop)
+	} else {
+		why = fmt.Sprintf("from record %d on, a full conntrack table (nf_conntrack_max %d) could decide", stop, r.cfg.CT.Max)
+	}
 	return 1, why, r.Run(c2)
 }
 
@@ -460,6 +450,10 @@ func (r *Replay) merge(rd *round, cum *uint64, ctMax uint64) (int, error) {
 		if ctMax > 0 && *cum+2 >= ctMax {
 			return rec.idx, nil
 		}
+		if rec.shared {
+			r.sharedAt = true
+			return rec.idx, nil
+		}
 		o := &rd.out[rec.shard]
 		if r.cfg.Verdicts != nil {
 			if _, err := r.cfg.Verdicts.Write(o.vt[rec.vt.start:rec.vt.end]); err != nil {
@@ -521,6 +515,7 @@ func (w *worker) process(rd *round) error {
 			return err
 		}
 		rec.inserts = ct.Stats.Insert - before
+		rec.shared = w.r.shared
 		rec.vt = span{int32(v0), int32(len(w.vt.b))}
 		rec.tx = span{int32(t0), int32(len(w.tx.b))}
 		rec.acc = span{int32(a0), int32(len(w.acc.b))}

@@ -160,3 +160,59 @@ func TestWorkersSameResults(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkersSharedState: a limit no packet reaches costs the sharded run
+// nothing; once a packet runs it (an ICMP echo in the middle of the TCP
+// flows), the replay goes on on one machine from that record, with one
+// machine's results (the limit of 2 per second lets two echoes through).
+func TestWorkersSharedState(t *testing.T) {
+	const rs = `table inet f {
+	chain fwd { type filter hook forward priority filter; policy drop;
+		ct state established,related counter accept
+		icmp type echo-request limit rate 2/second burst 2 packets counter accept
+		tcp flags syn ct state new counter accept
+	}
+}
+`
+	build := func(echoes bool) []byte {
+		var specs []testpkt.Spec
+		for i := 0; i < 200; i++ {
+			cli := fmt.Sprintf("198.51.100.%d", 1+i%50)
+			srv := fmt.Sprintf("203.0.113.%d", 1+i%9)
+			port := uint16(30000 + i)
+			specs = append(specs,
+				testpkt.Spec{Src: cli, Dst: srv, Proto: "tcp", Sport: port, Dport: 443, Flags: testpkt.SYN, Seq: 1},
+				testpkt.Spec{Src: srv, Dst: cli, Proto: "tcp", Sport: 443, Dport: port, Flags: "SA", Seq: 9, Ack: 2})
+			if echoes && i >= 100 && i < 110 {
+				specs = append(specs, testpkt.Spec{Src: cli, Dst: srv, Proto: "icmp", Type: 8, ID: uint16(i), EchoSeq: 1})
+			}
+		}
+		recs, err := testpkt.Sequence(time.Millisecond, specs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := testpkt.WritePcap(&b, recs); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	p := caseParams{Mode: "forward"}
+	for _, echoes := range []bool{false, true} {
+		pcap := build(echoes)
+		one, _, _ := shardOutput(t, []byte(rs), pcap, p, 1)
+		got, used, why := shardOutput(t, []byte(rs), pcap, p, 3)
+		if got != one {
+			t.Errorf("echoes %v: 3 workers (used %d: %s) differ from one:\n%s", echoes, used, why, lineDiff(one, got))
+		}
+		if !echoes && used != 3 {
+			t.Errorf("no packet reaches the limit, yet %d worker(s): %s", used, why)
+		}
+		if echoes && (used != 1 || !strings.Contains(why, "from record 202 on")) {
+			t.Errorf("the first echo is record 202: used %d, %s", used, why)
+		}
+		if echoes && strings.Count(one, "by inet f fwd handle") == 0 {
+			t.Fatal("no verdict lines")
+		}
+	}
+}
