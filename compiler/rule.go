@@ -1609,3 +1609,17 @@ type ruleCmd struct {
 	PosKind, PosValue string
 	Insert            bool
 }
+
+// failCtx reports an error underlining [from, to] with ctx shown as
+// context (nft's stmt_binary_error: `~~~` under the statement, `^^^` under
+// the offending expression).
+func (r *rulectx) failCtx(from, to, ctx tok, format string, a ...any) {
+	if !r.bad && len(r.c.errs) < maxErrors {
+		e := &syntax.Error{Pos: from.pos, EndCol: to.end, Msg: fmt.Sprintf(format, a...), Src: r.c.srcs[from.pos.Filename]}
+		if ctx.pos.Line == from.pos.Line {
+			e.Context = &syntax.Span{Col: ctx.pos.Column, EndCol: ctx.end}
+		}
+		r.c.errs = append(r.c.errs, e)
+	}
+	r.bad = true
+}

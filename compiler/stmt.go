@@ -710,15 +710,24 @@ func (r *rulectx) masqStmt() {
 		}
 		t := r.next()
 		text := t.s
+		start, last := t, t
 		if t.kind == 'o' && t.s == ":" {
 			p := r.next()
 			text = p.s
+			start, last = p, p
 			for r.peek().kind == 'o' && r.peek().s == "-" {
 				r.next()
-				text += "-" + r.next().s
+				last = r.next()
+				text += "-" + last.s
 			}
 		} else {
 			text = strings.TrimPrefix(text, ":")
+		}
+		// Ref: src/evaluate.c — stmt_evaluate_l4proto: a port needs a
+		// transport protocol; the statement keyword is shown as context.
+		if r.l4 == "" {
+			r.failCtx(start, last, kw, "transport protocol mapping is only valid after transport protocol match")
+			return
 		}
 		portExpr := &xexpr{kind: xMeta, dt: tService, bits: 16, order: bigEndian, t0: t}
 		lo, hi, ok := r.natRange(portExpr, text, t)
