@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/nftgo/nftgo/compiler"
+	"github.com/nftgo/nftgo/compiler/jsonin"
 	"github.com/nftgo/nftgo/compiler/list"
 	"github.com/nftgo/nftgo/ruleset"
 )
@@ -91,6 +92,11 @@ func run(args []string, stdout, stderr io.Writer) (status int) {
 
 func compile(o *options) (*compiler.Compiled, error) {
 	opt := compiler.Options{IncludePaths: o.includes}
+	if o.json {
+		// -j -f reads libnftables JSON (text that is not JSON falls back to
+		// the text parser, as nft does); "-" is stdin there too.
+		return jsonin.CompileFile(o.file, opt)
+	}
 	if o.file == "-" {
 		src, err := io.ReadAll(os.Stdin)
 		if err != nil {
