@@ -31,6 +31,10 @@ type Compiled struct {
 	Ruleset *ruleset.Ruleset
 	batch   []msg
 	openEnd map[*ruleset.Element]bool
+	// stmts holds each rule's statements with their source spans, to place
+	// the errors the kernel reports when the batch is loaded (KernelError).
+	stmts map[*ruleset.Rule][]stmtSpan
+	srcs  map[string][]byte
 }
 
 // compileGCPercent is the GOGC in effect while compiling (see CompileSource).
@@ -93,7 +97,7 @@ func CompileSource(name string, src []byte, opt Options) (c *Compiled, err error
 	if len(cc.kernelErrs) > 0 {
 		return nil, cc.kernelErrs
 	}
-	return &Compiled{Ruleset: cc.rs, batch: cc.batch, openEnd: cc.openEnd}, nil
+	return &Compiled{Ruleset: cc.rs, batch: cc.batch, openEnd: cc.openEnd, stmts: cc.stmts, srcs: cc.srcs}, nil
 }
 
 type define struct {
@@ -121,6 +125,8 @@ type compiler struct {
 	kernelErrs syntax.Errors
 	// slab backs small token slices (tokBuf).
 	slab []tok
+	// stmts records each rule's statements (see Compiled.stmts).
+	stmts map[*ruleset.Rule][]stmtSpan
 }
 
 type tableState struct {

@@ -211,6 +211,7 @@ func (c *compiler) ruleToks(ts *tableState, ch *ruleset.Chain, toks []tok, cmd *
 		r.lastTok = toks[len(toks)-1]
 	}
 	var comment string
+	var spans []stmtSpan
 	for !r.eof() && !r.bad {
 		if r.isWord("comment") {
 			r.next()
@@ -241,6 +242,7 @@ func (c *compiler) ruleToks(ts *tableState, ch *ruleset.Chain, toks []tok, cmd *
 		r.stmt()
 		if r.i > 0 {
 			r.lastEnd = r.toks[r.i-1]
+			spans = append(spans, stmtSpan{word: r.lastStart.s, start: r.lastStart.pos, end: r.lastEnd.end, line: r.lastEnd.pos.Line})
 		}
 		r.stmts++
 	}
@@ -250,6 +252,10 @@ func (c *compiler) ruleToks(ts *tableState, ch *ruleset.Chain, toks []tok, cmd *
 	r.exprs = mergePayloads(r.exprs)
 	r.nameAnon()
 	rule := &ruleset.Rule{Exprs: r.exprs, Comment: comment}
+	if c.stmts == nil {
+		c.stmts = map[*ruleset.Rule][]stmtSpan{}
+	}
+	c.stmts[rule] = spans
 	for _, s := range r.anon {
 		s.Handle = ts.handle()
 		ts.t.Sets = append(ts.t.Sets, s)

@@ -31,6 +31,10 @@ func (e *LoadError) Error() string {
 
 func (e *LoadError) Unwrap() error { return e.Err }
 
+// Unsupported reports an expression nftgo cannot run, as opposed to one the
+// kernel itself refuses: a check or a listing can go on without the vm.
+func (e *LoadError) Unsupported() bool { return e.Err == errNotImpl }
+
 // dynsetState is the loaded form of one dynset expression.
 type dynsetState struct {
 	set     int

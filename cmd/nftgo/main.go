@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +15,9 @@ import (
 	"github.com/nftgo/nftgo/compiler"
 	"github.com/nftgo/nftgo/compiler/jsonin"
 	"github.com/nftgo/nftgo/compiler/list"
+	"github.com/nftgo/nftgo/ct"
 	"github.com/nftgo/nftgo/ruleset"
+	"github.com/nftgo/nftgo/vm"
 )
 
 func main() {
@@ -76,7 +79,32 @@ func run(args []string, stdout, stderr io.Writer) (status int) {
 		return 1
 	}
 	if o.check {
+		// nft -c (1.0.6) sends the batch but aborts before the commit, so
+		// commit-time validation (jump depth, loops) does not run.
 		return 0
+	}
+	if o.replay == "" {
+		// Without -c, nft commits the batch and the kernel validates it:
+		// load it into a vm for the same checks. An expression nftgo cannot
+		// run is not a kernel error; a listing still prints it.
+		if _, err := vm.New(c.Ruleset, vm.Config{CT: ct.DefaultConfig()}); err != nil {
+			var le *vm.LoadError
+			if errors.As(err, &le) && le.Unsupported() {
+				err = nil
+			} else if le != nil {
+				if kerr := c.KernelError(le.Family, le.Table, le.Chain, le.Handle, le.Expr, le.Error()); kerr != nil {
+					err = kerr
+				}
+			}
+			if err != nil {
+				msg := err.Error()
+				if !strings.HasSuffix(msg, "\n") {
+					msg += "\n"
+				}
+				io.WriteString(stderr, msg)
+				return 1
+			}
+		}
 	}
 	if o.replay != "" {
 		return runReplay(o, c, bw, stdout, stderr)

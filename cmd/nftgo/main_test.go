@@ -242,3 +242,35 @@ func netlinkMessages(out string) []string {
 	slices.Sort(msgs)
 	return msgs
 }
+
+// TestLoadErrors: without -c the ruleset is committed, and what the kernel
+// refuses at commit is reported as nft 1.0.6 reports it on Linux 6.18 (the
+// expected texts are real nft's output for these files); -c skips the
+// commit-time checks, as nft -c does.
+func TestLoadErrors(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"jump loop", "table ip t {\n chain a {\n  jump b\n }\n chain b {\n  jump a\n }\n chain in {\n  type filter hook input priority 0;\n  jump a\n }\n}\n",
+			"F:10:3-8: Error: Could not process rule: Too many links\n  jump a\n  ^^^^^^\n"},
+		{"connlimit on a timeout set", "table inet t {\n set s {\n  type ipv4_addr\n  flags dynamic,timeout\n }\n chain in {\n  type filter hook input priority 0;\n  add @s { ip saddr ct count over 2 }\n }\n}\n",
+			"F:8:3-37: Error: Could not process rule: Operation not supported\n  add @s { ip saddr ct count over 2 }\n  ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "r.nft")
+			if err := os.WriteFile(f, []byte(tt.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out, errb bytes.Buffer
+			if st := run([]string{"-f", f}, &out, &errb); st != 1 {
+				t.Errorf("status %d, want 1", st)
+			}
+			if got, want := errb.String(), strings.ReplaceAll(tt.want, "F:", f+":"); got != want {
+				t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
+			}
+			errb.Reset()
+			if st := run([]string{"-c", "-f", f}, &out, &errb); st != 0 {
+				t.Errorf("-c: status %d (%s), want 0: commit-time checks do not run", st, errb.String())
+			}
+		})
+	}
+}
