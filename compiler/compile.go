@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -36,9 +35,6 @@ type Compiled struct {
 	stmts map[*ruleset.Rule][]stmtSpan
 	srcs  map[string][]byte
 }
-
-// compileGCPercent is the GOGC in effect while compiling (see CompileSource).
-const compileGCPercent = 300
 
 // maxErrors mirrors nft's parser_max_errors.
 const maxErrors = 10
@@ -73,15 +69,6 @@ func CompileSource(name string, src []byte, opt Options) (c *Compiled, err error
 			c, err = nil, fmt.Errorf("%s:0:0-0: Error: internal error: %v", name, r)
 		}
 	}()
-	// Compiling is one burst of allocation that stays live to the end, so
-	// at the default GOGC=100 the collector re-marks the growing AST and
-	// ruleset again and again (a quarter of the CPU on a 50k-rule file).
-	// A higher target for the duration trades peak memory for that.
-	if old := debug.SetGCPercent(compileGCPercent); old > compileGCPercent || old < 0 {
-		debug.SetGCPercent(old)
-	} else {
-		defer debug.SetGCPercent(old)
-	}
 	cc := &compiler{
 		opt:     opt,
 		rs:      &ruleset.Ruleset{},
