@@ -215,37 +215,13 @@ func writeData(b *strings.Builder, d []byte) {
 	}
 }
 
+// hookName is the hook as libnftnl 1.2.4 prints it in a chain line: it
+// knows no netdev egress and prints "unknown" there.
 func hookName(f ruleset.Family, h ruleset.Hook) string {
-	switch f {
-	case ruleset.FamilyNetdev:
-		if h == ruleset.HookNetdevIngress {
-			return "ingress"
-		}
+	if f == ruleset.FamilyNetdev && h == ruleset.HookNetdevEgress {
 		return "unknown"
-	case ruleset.FamilyARP:
-		switch h {
-		case ruleset.HookARPIn:
-			return "input"
-		case ruleset.HookARPOut:
-			return "output"
-		}
-		return "forward"
 	}
-	switch h {
-	case ruleset.HookPrerouting:
-		return "prerouting"
-	case ruleset.HookInput:
-		return "input"
-	case ruleset.HookForward:
-		return "forward"
-	case ruleset.HookOutput:
-		return "output"
-	case ruleset.HookPostrouting:
-		return "postrouting"
-	case ruleset.HookIngress:
-		return "ingress"
-	}
-	return "unknown"
+	return ruleset.HookName(f, h)
 }
 
 var baseNames = [...]string{"link", "network", "transport", "inner"}

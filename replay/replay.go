@@ -131,7 +131,7 @@ func New(rs *ruleset.Ruleset, cfg Config) (*Replay, error) {
 	for _, t := range rs.Tables {
 		for _, c := range t.Chains {
 			if c.Hook != nil {
-				r.hooks[chainKey{t.Family, t.Name, c.Name}] = hookName(t.Family, c.Hook.Hook)
+				r.hooks[chainKey{t.Family, t.Name, c.Name}] = ruleset.HookName(t.Family, c.Hook.Hook)
 			}
 		}
 	}
@@ -147,7 +147,7 @@ func (r *Replay) onTrace(ev vm.TraceEvent) {
 		r.tbuf = append(b, ev.Verdict.String()...)
 		return
 	}
-	b = append(b, hookName(d.Family, ev.Hook)...)
+	b = append(b, ruleset.HookName(d.Family, ev.Hook)...)
 	b = append(b, ": "...)
 	b = append(b, d.Family.String()...)
 	b = append(b, ' ')
@@ -542,40 +542,6 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 	}
 	return append(b, '"')
-}
-
-// hookName is the nft keyword of a hook in a family.
-func hookName(f ruleset.Family, h ruleset.Hook) string {
-	switch f {
-	case ruleset.FamilyNetdev:
-		if h == ruleset.HookNetdevEgress {
-			return "egress"
-		}
-		return "ingress"
-	case ruleset.FamilyARP:
-		switch h {
-		case ruleset.HookARPIn:
-			return "input"
-		case ruleset.HookARPOut:
-			return "output"
-		}
-		return "forward"
-	}
-	switch h {
-	case ruleset.HookPrerouting:
-		return "prerouting"
-	case ruleset.HookInput:
-		return "input"
-	case ruleset.HookForward:
-		return "forward"
-	case ruleset.HookOutput:
-		return "output"
-	case ruleset.HookPostrouting:
-		return "postrouting"
-	case ruleset.HookIngress:
-		return "ingress"
-	}
-	return "unknown"
 }
 
 // WriteSummary writes the closing lines of a human-readable replay.

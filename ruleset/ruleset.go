@@ -63,6 +63,49 @@ func ParseFamily(s string) (Family, bool) {
 	return FamilyUnspec, false
 }
 
+// HookName is the nft keyword of hook h in family f: hook numbers mean
+// different hooks per family (arp and netdev reuse small numbers). It
+// returns "unknown" for a number the family has no hook for.
+//
+// Ref: nftables src/rule.c — hooknum2str
+func HookName(f Family, h Hook) string {
+	switch f {
+	case FamilyARP:
+		switch h {
+		case HookARPIn:
+			return "input"
+		case HookARPOut:
+			return "output"
+		case HookARPForward:
+			return "forward"
+		}
+		return "unknown"
+	case FamilyNetdev:
+		switch h {
+		case HookNetdevIngress:
+			return "ingress"
+		case HookNetdevEgress:
+			return "egress"
+		}
+		return "unknown"
+	}
+	switch h {
+	case HookPrerouting:
+		return "prerouting"
+	case HookInput:
+		return "input"
+	case HookForward:
+		return "forward"
+	case HookOutput:
+		return "output"
+	case HookPostrouting:
+		return "postrouting"
+	case HookIngress:
+		return "ingress"
+	}
+	return "unknown"
+}
+
 // Hook numbers (include/uapi/linux/netfilter.h). The inet-style numbers are
 // shared by ip, ip6, inet and bridge; arp and netdev reuse small numbers for
 // their own hooks, so a Hook is only meaningful together with its Family.

@@ -160,7 +160,7 @@ func tableJSON(t *ruleset.Table, errs *[]error) []any {
 		if h := c.Hook; h != nil {
 			// no "dev": chain_print_json only prints it from the parsed
 			// dev_expr, which a kernel listing does not have in 1.0.6
-			co = append(co, jkv{"type", h.Type}, jkv{"hook", hookName(t.Family, h.Hook)},
+			co = append(co, jkv{"type", h.Type}, jkv{"hook", ruleset.HookName(t.Family, h.Hook)},
 				jkv{"prio", h.Priority}, jkv{"policy", policyName(h.Policy)})
 		}
 		out = append(out, jobj{{"chain", co}})

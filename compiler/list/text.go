@@ -9,46 +9,6 @@ import (
 	"github.com/nftgo/nftgo/ruleset"
 )
 
-// hookName is hooknum2str: hook numbers mean different hooks per family.
-//
-// Ref: nftables src/rule.c — hooknum2str
-func hookName(f ruleset.Family, h ruleset.Hook) string {
-	switch f {
-	case ruleset.FamilyIPv4, ruleset.FamilyIPv6, ruleset.FamilyINet, ruleset.FamilyBridge:
-		switch h {
-		case ruleset.HookPrerouting:
-			return "prerouting"
-		case ruleset.HookInput:
-			return "input"
-		case ruleset.HookForward:
-			return "forward"
-		case ruleset.HookOutput:
-			return "output"
-		case ruleset.HookPostrouting:
-			return "postrouting"
-		case ruleset.HookIngress:
-			return "ingress"
-		}
-	case ruleset.FamilyARP:
-		switch h {
-		case ruleset.HookARPIn:
-			return "input"
-		case ruleset.HookARPOut:
-			return "output"
-		case ruleset.HookARPForward:
-			return "forward"
-		}
-	case ruleset.FamilyNetdev:
-		switch h {
-		case ruleset.HookNetdevIngress:
-			return "ingress"
-		case ruleset.HookNetdevEgress:
-			return "egress"
-		}
-	}
-	return "unknown"
-}
-
 type prioTag struct {
 	val  int32
 	name string
@@ -180,7 +140,7 @@ func writeChain(w *bufio.Writer, t *ruleset.Table, c *ruleset.Chain, opt Options
 	}
 	w.WriteString("\n")
 	if h := c.Hook; h != nil {
-		fmt.Fprintf(w, "\t\ttype %s hook %s", h.Type, hookName(t.Family, h.Hook))
+		fmt.Fprintf(w, "\t\ttype %s hook %s", h.Type, ruleset.HookName(t.Family, h.Hook))
 		if len(h.Devices) == 1 {
 			fmt.Fprintf(w, " device %q", h.Devices[0])
 		} else if len(h.Devices) > 1 {
