@@ -328,7 +328,7 @@ func writeExprBody(b *strings.Builder, e ruleset.Expr) {
 		if x.Type == ruleset.LimitBytes {
 			typ = "bytes"
 		}
-		fmt.Fprintf(b, "rate %d/%s burst %d type %s flags 0x%x ", x.Rate, limitUnit(x.Unit), x.Burst, typ, x.Flags)
+		fmt.Fprintf(b, "rate %d/%s burst %d type %s flags 0x%x ", x.Rate, x.UnitName(), x.Burst, typ, x.Flags)
 	case *ruleset.Quota:
 		fmt.Fprintf(b, "bytes %d consumed %d flags %d ", x.Bytes, x.Consumed, x.Flags)
 	case *ruleset.Log:
@@ -418,22 +418,6 @@ func lookupSetName(n string) string {
 		}
 	}
 	return n
-}
-
-func limitUnit(u uint64) string {
-	switch u {
-	case 1:
-		return "second"
-	case 60:
-		return "minute"
-	case 3600:
-		return "hour"
-	case 86400:
-		return "day"
-	case 604800:
-		return "week"
-	}
-	return "error"
 }
 
 func writeObjectBody(b *strings.Builder, o *ruleset.Object) {

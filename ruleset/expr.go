@@ -295,6 +295,24 @@ type Limit struct {
 	Flags uint32
 }
 
+// UnitName is the name nft and libnftnl give a limit's unit in seconds
+// ("second" … "week"; "error" for any other value, as libnftnl prints it).
+func (l *Limit) UnitName() string {
+	switch l.Unit {
+	case 1:
+		return "second"
+	case 60:
+		return "minute"
+	case 3600:
+		return "hour"
+	case 86400:
+		return "day"
+	case 604800:
+		return "week"
+	}
+	return "error"
+}
+
 // Quota flags.
 const (
 	QuotaInvert   = 0x1

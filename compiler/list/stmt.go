@@ -275,22 +275,6 @@ func getRate(v uint64) (uint64, string) {
 	return v, dataUnits[i]
 }
 
-func unitName(u uint64) string {
-	switch u {
-	case 1:
-		return "second"
-	case 60:
-		return "minute"
-	case 3600:
-		return "hour"
-	case 86400:
-		return "day"
-	case 604800:
-		return "week"
-	}
-	return "error"
-}
-
 // limitStmt: `limit rate [over] N/unit [burst B packets]`.
 //
 // Ref: nftables src/statement.c — limit_stmt_print
@@ -304,14 +288,14 @@ func (s *limitStmt) text(b *strings.Builder) {
 	}
 	if l.Type == ruleset.LimitBytes {
 		r, u := getRate(l.Rate)
-		fmt.Fprintf(b, "limit rate %s%d %s/%s", over, r, u, unitName(l.Unit))
+		fmt.Fprintf(b, "limit rate %s%d %s/%s", over, r, u, l.UnitName())
 		if l.Burst != 0 {
 			br, bu := getRate(uint64(l.Burst))
 			fmt.Fprintf(b, " burst %d %s", br, bu)
 		}
 		return
 	}
-	fmt.Fprintf(b, "limit rate %s%d/%s", over, l.Rate, unitName(l.Unit))
+	fmt.Fprintf(b, "limit rate %s%d/%s", over, l.Rate, l.UnitName())
 	if l.Burst != 0 && l.Burst != 5 {
 		fmt.Fprintf(b, " burst %d packets", l.Burst)
 	}
@@ -325,7 +309,7 @@ func (s *limitStmt) json() any {
 		rate, ru = getRate(l.Rate)
 		burst, bu = getRate(uint64(l.Burst))
 	}
-	o := jobj{{"rate", rate}, {"burst", burst}, {"per", unitName(l.Unit)}}
+	o := jobj{{"rate", rate}, {"burst", burst}, {"per", l.UnitName()}}
 	if l.Flags&ruleset.LimitInvert != 0 {
 		o = append(o, jkv{"inv", true})
 	}
