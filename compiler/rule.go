@@ -1134,6 +1134,11 @@ func (r *rulectx) value(lhs *xexpr) (rval, bool) {
 
 // evalValue evaluates the tokens of one value against lhs's type.
 func (c *compiler) evalValue(lhs *xexpr, ts []tok) (rval, error) {
+	if len(ts) == 0 {
+		// Only a concatenation's empty field gets here; its caller
+		// reports the dangling '.'.
+		return rval{}, errf("syntax error, unexpected .")
+	}
 	v := rval{t: tok{pos: ts[0].pos, end: ts[len(ts)-1].end, s: joinToks(ts)}, prefix: -1, wildcard: -1}
 	if lhs.kind == xConcat {
 		// Split on '.' tokens and the '.' inside words is ambiguous with
@@ -1145,6 +1150,10 @@ func (c *compiler) evalValue(lhs *xexpr, ts []tok) (rval, error) {
 		var from, to []byte
 		anyRange := false
 		for i, p := range parts {
+			if len(p) == 0 {
+				// `a . ` or a lone `.`: nft's parser stops at the dot.
+				return v, errf("syntax error, unexpected .")
+			}
 			fv, err := c.evalValue(lhs.fields[i], p)
 			if err != nil {
 				return v, err
