@@ -955,31 +955,8 @@ func (r *rulectx) dynsetStmt() {
 			return
 		}
 	}
-	if sub.isWord("timeout") {
-		sub.next()
-		tt := sub.next()
-		ms, err := parseTime(tt.s)
-		if err != nil {
-			r.fail(tt, "%s", err.Error())
-			return
-		}
-		d.Timeout = ms
-	}
-	// stateful expressions
-	for !sub.eof() && !sub.bad {
-		before := len(sub.exprs)
-		sub.stmt()
-		if len(sub.exprs) == before {
-			break
-		}
-	}
-	if sub.bad {
-		r.bad = true
+	if !r.dynsetTail(sub, d) {
 		return
-	}
-	d.Exprs = sub.exprs
-	if len(d.Exprs) > 0 && s.Flags&ruleset.SetEval == 0 {
-		// nft sets the dynamic flag on the set when expressions are attached.
 	}
 	r.genDeps(key)
 	r.load(key)
@@ -1047,28 +1024,9 @@ func (r *rulectx) meterStmt() {
 		return
 	}
 	d := &ruleset.Dynset{Op: ruleset.DynsetUpdate, SRegKey: 1}
-	if sub.isWord("timeout") {
-		sub.next()
-		tt := sub.next()
-		ms, err := parseTime(tt.s)
-		if err != nil {
-			r.fail(tt, "%s", err.Error())
-			return
-		}
-		d.Timeout = ms
-	}
-	for !sub.eof() && !sub.bad {
-		before := len(sub.exprs)
-		sub.stmt()
-		if len(sub.exprs) == before {
-			break
-		}
-	}
-	if sub.bad {
-		r.bad = true
+	if !r.dynsetTail(sub, d) {
 		return
 	}
-	d.Exprs = sub.exprs
 	s := r.ts.set(name.s)
 	if s == nil {
 		s = &ruleset.Set{Name: name.s, Flags: ruleset.SetAnonymous | ruleset.SetEval}
@@ -1087,4 +1045,34 @@ func (r *rulectx) meterStmt() {
 	r.genDeps(key)
 	r.load(key)
 	r.emit(d)
+}
+
+// dynsetTail reads what follows a dynset's key (and data): an optional
+// `timeout T` and the element's stateful statements (counter, limit, quota,
+// ct count), which become the template expressions every new element gets.
+// It reports false, with r marked bad, when they do not parse.
+func (r *rulectx) dynsetTail(sub *rulectx, d *ruleset.Dynset) bool {
+	if sub.isWord("timeout") {
+		sub.next()
+		tt := sub.next()
+		ms, err := parseTime(tt.s)
+		if err != nil {
+			r.fail(tt, "%s", err.Error())
+			return false
+		}
+		d.Timeout = ms
+	}
+	for !sub.eof() && !sub.bad {
+		before := len(sub.exprs)
+		sub.stmt()
+		if len(sub.exprs) == before {
+			break
+		}
+	}
+	if sub.bad {
+		r.bad = true
+		return false
+	}
+	d.Exprs = sub.exprs
+	return true
 }
