@@ -195,32 +195,23 @@ func (r *rulectx) logStmt() {
 			}
 			l.Level, l.HasLevel = v, true
 		case "group":
-			r.next()
-			n := r.next()
-			v, ok := parseUint(n.s)
+			v, ok := r.optUint()
 			if !ok {
-				r.unexpected()
 				return
 			}
-			l.Group, l.HasGroup = uint16(v.Uint64()), true
+			l.Group, l.HasGroup = uint16(v), true
 		case "snaplen":
-			r.next()
-			n := r.next()
-			v, ok := parseUint(n.s)
+			v, ok := r.optUint()
 			if !ok {
-				r.unexpected()
 				return
 			}
-			l.Snaplen, l.HasSnaplen = uint32(v.Uint64()), true
+			l.Snaplen, l.HasSnaplen = uint32(v), true
 		case "queue-threshold":
-			r.next()
-			n := r.next()
-			v, ok := parseUint(n.s)
+			v, ok := r.optUint()
 			if !ok {
-				r.unexpected()
 				return
 			}
-			l.Qthreshold, l.HasQthresh = uint16(v.Uint64()), true
+			l.Qthreshold, l.HasQthresh = uint16(v), true
 		case "flags":
 			r.next()
 			f := r.next()
@@ -1075,4 +1066,17 @@ func (r *rulectx) dynsetTail(sub *rulectx, d *ruleset.Dynset) bool {
 	}
 	d.Exprs = sub.exprs
 	return true
+}
+
+// optUint reads an option word and its unsigned value (`group 2`,
+// `snaplen 64`); on a bad value it reports nft's syntax error at it.
+func (r *rulectx) optUint() (uint64, bool) {
+	r.next()
+	n := r.next()
+	v, ok := parseUint(n.s)
+	if !ok {
+		r.unexpected()
+		return 0, false
+	}
+	return v.Uint64(), true
 }
