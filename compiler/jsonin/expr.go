@@ -174,19 +174,7 @@ func exprObj(k string, a any, path string) (string, error) {
 		}
 		return "{ " + body + " }", nil
 	case "map":
-		o, err := obj(a, path, k)
-		if err != nil {
-			return "", err
-		}
-		key, err := expr(o["key"], path+".key")
-		if err != nil {
-			return "", err
-		}
-		data, err := expr(o["data"], path+".data")
-		if err != nil {
-			return "", err
-		}
-		return key + " map " + data, nil
+		return pair(a, path, k, "key", "map", "data")
 	case "prefix":
 		o, err := obj(a, path, k)
 		if err != nil {
@@ -518,4 +506,22 @@ func setElem(v any, path string) (string, error) {
 		}
 	}
 	return out, nil
+}
+
+// pair translates an object of two expressions, {"F1": X, "F2": Y}, into
+// `X WORD Y` (maps, verdict maps, mangle statements).
+func pair(a any, path, k, f1, word, f2 string) (string, error) {
+	o, err := obj(a, path, k)
+	if err != nil {
+		return "", err
+	}
+	x, err := expr(o[f1], path+"."+f1)
+	if err != nil {
+		return "", err
+	}
+	y, err := expr(o[f2], path+"."+f2)
+	if err != nil {
+		return "", err
+	}
+	return x + " " + word + " " + y, nil
 }

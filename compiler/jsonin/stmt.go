@@ -141,33 +141,9 @@ func stmt(v any, path string) (string, error) {
 		// object 'map'"), so map updates cannot be expressed either.
 		return dynset(k, a, path)
 	case "vmap":
-		o, err := obj(a, path, k)
-		if err != nil {
-			return "", err
-		}
-		key, err := expr(o["key"], path+".key")
-		if err != nil {
-			return "", err
-		}
-		data, err := expr(o["data"], path+".data")
-		if err != nil {
-			return "", err
-		}
-		return key + " vmap " + data, nil
+		return pair(a, path, k, "key", "vmap", "data")
 	case "mangle":
-		o, err := obj(a, path, k)
-		if err != nil {
-			return "", err
-		}
-		key, err := expr(o["key"], path+".key")
-		if err != nil {
-			return "", err
-		}
-		val, err := expr(o["value"], path+".value")
-		if err != nil {
-			return "", err
-		}
-		return key + " set " + val, nil
+		return pair(a, path, k, "key", "set", "value")
 	case "ct helper", "ct timeout", "ct expectation":
 		s, ok := a.(string)
 		if !ok {
