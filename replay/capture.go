@@ -43,11 +43,6 @@ type Capture struct {
 	index int   // records returned so far
 	start int64 // offset of the record being read
 
-	// classic pcap records are read straight from br (see nextPcap)
-	pcapOrder binary.ByteOrder
-	nsFactor  uint32
-	snaplen   int
-
 	file *countingReader // the file's own bytes (compressed, for gzip), for Progress
 	size int64           // the file's size; 0 when unknown
 }
@@ -178,16 +173,6 @@ func NewCapture(r io.Reader) (c *Capture, err error) {
 	if !Supported(c.link) {
 		return nil, unsupported(c.link)
 	}
-	switch binary.LittleEndian.Uint32(full) {
-	case 0xa1b2c3d4, 0xa1b23c4d:
-		c.pcapOrder = binary.LittleEndian
-	default:
-		c.pcapOrder = binary.BigEndian
-	}
-	c.nsFactor = 1000
-	if m := c.pcapOrder.Uint32(full); m == 0xa1b23c4d {
-		c.nsFactor = 1
-	}
 	c.pcap, err = pcapgo.NewReader(c.br)
 	if err != nil {
 		return nil, fmt.Errorf("pcap: %w", eofIsShort(err))
@@ -195,7 +180,6 @@ func NewCapture(r io.Reader) (c *Capture, err error) {
 	if s := c.pcap.Snaplen(); s == 0 || s > maxSnaplen {
 		c.pcap.SetSnaplen(maxSnaplen)
 	}
-	c.snaplen = int(c.pcap.Snaplen())
 	return c, nil
 }
 
@@ -355,9 +339,6 @@ func (c *Capture) next() (data []byte, ts int64, lt packet.LinkType, err error) 
 		}
 	}()
 	if c.pcap != nil {
-		if d, ts, ok, err := c.nextPcap(); ok || err != nil {
-			return d, ts, c.link, err
-		}
 		d, ci, err := c.pcap.ZeroCopyReadPacketData()
 		if err != nil {
 			return nil, 0, 0, err
@@ -379,45 +360,4 @@ func (c *Capture) next() (data []byte, ts int64, lt packet.LinkType, err error) 
 		}
 	}
 	return d, ci.Timestamp.UnixNano(), lt, nil
-}
-
-// nextPcap reads a classic pcap record in place from the buffered reader:
-// the 16-byte record header and the frame are peeked and discarded, so the
-// frame is a window on the read buffer, valid until the next record. It is
-// pcapgo's ZeroCopyReadPacketData (same checks, same timestamp arithmetic,
-// same errors) without its two io.ReadFull copies and time.Time per record,
-// which cost more than decoding the packet. ok is false when the record
-// does not fit the buffer: pcapgo then reads it.
-func (c *Capture) nextPcap() (data []byte, ts int64, ok bool, err error) {
-	h, err := c.br.Peek(16)
-	if err != nil {
-		if len(h) == 0 && errors.Is(err, io.EOF) {
-			return nil, 0, false, io.EOF
-		}
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, 0, false, err
-	}
-	o := c.pcapOrder
-	caplen, length := int(o.Uint32(h[8:12])), int(o.Uint32(h[12:16]))
-	if caplen > c.snaplen {
-		return nil, 0, false, fmt.Errorf("capture length exceeds snap length: %d > %d", caplen, c.snaplen)
-	}
-	if caplen > length {
-		return nil, 0, false, fmt.Errorf("capture length exceeds original packet length: %d > %d", caplen, length)
-	}
-	if 16+caplen > c.br.Size() {
-		return nil, 0, false, nil
-	}
-	ts = int64(o.Uint32(h[0:4]))*1e9 + int64(o.Uint32(h[4:8])*c.nsFactor)
-	rec, err := c.br.Peek(16 + caplen)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, 0, false, err
-	}
-	c.br.Discard(16 + caplen)
-	return rec[16:], ts, true, nil
 }
