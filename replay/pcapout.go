@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/nftgo/nftgo/packet"
@@ -31,18 +32,25 @@ type PcapWriter struct {
 // Timestamps keep nanoseconds (the replay clock's resolution).
 func NewPcapWriter(w io.Writer, lt packet.LinkType) (*PcapWriter, error) {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	// The header is written here rather than by pcapgo's WriteFileHeader,
-	// whose 8-bit link type cannot name SLL2 (276).
-	var h [24]byte
-	binary.LittleEndian.PutUint32(h[0:], 0xa1b23c4d) // nanosecond pcap
-	binary.LittleEndian.PutUint16(h[4:], 2)
-	binary.LittleEndian.PutUint16(h[6:], 4)
-	binary.LittleEndian.PutUint32(h[16:], 262144)
-	binary.LittleEndian.PutUint32(h[20:], uint32(lt))
-	if _, err := bw.Write(h[:]); err != nil {
-		return nil, err
+	pw := pcapgo.NewWriterNanos(bw)
+	if lt <= 0xff {
+		if err := pw.WriteFileHeader(262144, layers.LinkType(lt)); err != nil {
+			return nil, err
+		}
+	} else {
+		// pcapgo's 8-bit layers.LinkType cannot name SLL2 (276): only
+		// that header is written by hand, in the layout pcapgo writes.
+		var h [24]byte
+		binary.LittleEndian.PutUint32(h[0:], 0xa1b23c4d) // nanosecond pcap
+		binary.LittleEndian.PutUint16(h[4:], 2)
+		binary.LittleEndian.PutUint16(h[6:], 4)
+		binary.LittleEndian.PutUint32(h[16:], 262144)
+		binary.LittleEndian.PutUint32(h[20:], uint32(lt))
+		if _, err := bw.Write(h[:]); err != nil {
+			return nil, err
+		}
 	}
-	return &PcapWriter{Link: lt, bw: bw, w: pcapgo.NewWriterNanos(bw), hdr: make([]byte, 0, 64)}, nil
+	return &PcapWriter{Link: lt, bw: bw, w: pw, hdr: make([]byte, 0, 64)}, nil
 }
 
 // Write adds one frame of link type lt captured at ts (ns).
