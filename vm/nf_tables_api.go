@@ -72,9 +72,12 @@ type loadExtra struct {
 	logPrefixes []string
 	rejects     []ruleset.Reject
 	setTable    []int
-	ctSeq       int
-	acct        bool
-	natSeq      [2]int
+	// ctSeqAF is, per address family, when conntrack's hooks were
+	// registered for it (-1: never): nf_ct_netns_get takes the reference
+	// for the family of the table whose expression asks for it.
+	ctSeqAF [2]int
+	acct    bool
+	natSeq  [2]int
 	// objStates holds, per table and object, the object's state index.
 	objStates [][]objTarget
 	objMaps   []objMap
@@ -98,7 +101,7 @@ func (m *machine) load(rs *ruleset.Ruleset, cfg Config) error {
 		return err
 	}
 	m.host = h
-	m.ctSeq = -1
+	m.ctSeqAF = [2]int{-1, -1}
 	m.natSeq = [2]int{-1, -1}
 	seq := 0
 	m.chainByName = make([]map[string]int32, len(rs.Tables))
@@ -157,12 +160,25 @@ func usesConntrack(e ruleset.Expr) bool {
 	return false
 }
 
+// takeConntrack registers conntrack for the families of the table being
+// loaded. An ip table's ct/nat/connlimit expression takes conntrack for
+// IPv4 only, an ip6 table's for IPv6 only, inet for both
+// (nf_ct_netns_get(net, ctx->family), NFPROTO_INET meaning both), so with
+// ct used only in an ip6 table IPv4 packets are not tracked at all. Other
+// families keep both.
+// Ref: net/netfilter/nf_conntrack_proto.c — nf_ct_netns_get
 func (l *loader) takeConntrack() {
 	m := l.m
-	if !m.ctActive {
-		m.ctActive = true
-		m.ctSeq = *l.seq
-		*l.seq++
+	m.ctActive = true
+	afs := tableAFs(l.t.Family)
+	if len(afs) == 0 {
+		afs = []int{af4, af6}
+	}
+	for _, af := range afs {
+		if m.ctSeqAF[af] < 0 {
+			m.ctSeqAF[af] = *l.seq
+			*l.seq++
+		}
 	}
 }
 
@@ -965,8 +981,7 @@ func (m *machine) buildHooks() {
 			add(af, ruleset.HookPostrouting, hookEntry{kind: entNAT, prio: ruleset.PriorityNATSrc, seq: s})
 			add(af, ruleset.HookInput, hookEntry{kind: entNAT, prio: ruleset.PriorityNATSrc, seq: s})
 		}
-		if m.ctActive {
-			s := m.ctSeq
+		if s := m.ctSeqAF[af]; s >= 0 {
 			for _, h := range []ruleset.Hook{ruleset.HookPrerouting, ruleset.HookOutput} {
 				add(af, h, hookEntry{kind: entDefrag, prio: ruleset.PriorityConntrackDefrag, seq: s})
 				add(af, h, hookEntry{kind: entCtIn, prio: ruleset.PriorityConntrack, seq: s})
