@@ -47,6 +47,10 @@ const (
 	opRt
 	opSocket
 	opFwd
+	opOsf
+	opXfrm
+	opTproxy
+	opSynproxy
 	// Fused pairs (a load into a register, then a word compare of that
 	// register): same effect as the two instructions, one dispatch.
 	opPayloadNetCmp

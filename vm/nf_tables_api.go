@@ -83,6 +83,8 @@ type loadExtra struct {
 	objMaps   []objMap
 	// numgens are the incremental counters of numgen expressions.
 	numgens []uint32
+	// synproxies are the settings of synproxy statements and objects.
+	synproxies []synproxyInfo
 }
 
 func (m *machine) load(rs *ruleset.Ruleset, cfg Config) error {
@@ -156,6 +158,8 @@ func usesConntrack(e ruleset.Expr) bool {
 				return true
 			}
 		}
+	case *ruleset.Generic:
+		return x.Kind == "synproxy"
 	}
 	return false
 }
@@ -640,6 +644,8 @@ func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, 
 		return l.loadProtoRange(opMasq, x.ProtoMin, x.ProtoMax, x.Flags)
 	case *ruleset.Redir:
 		return l.loadProtoRange(opRedir, x.ProtoMin, x.ProtoMax, x.Flags)
+	case *ruleset.Generic:
+		return l.loadGeneric(x)
 	default:
 		return in, st, errNotImpl
 	}
@@ -1167,9 +1173,7 @@ func hookAllows(e ruleset.Expr, fam ruleset.Family, h *ruleset.ChainHook) error 
 			return errNotSupp
 		}
 	case *ruleset.Fib:
-		if !in(fibHooks(x)...) {
-			return errNotSupp
-		}
+		return fibAllows(x, fam, h)
 	case *ruleset.Rt:
 		if x.Key == rtTCPMSS && !in(ruleset.HookForward, ruleset.HookOutput, ruleset.HookPostrouting) {
 			return errNotSupp
@@ -1181,6 +1185,12 @@ func hookAllows(e ruleset.Expr, fam ruleset.Family, h *ruleset.ChainHook) error 
 	case *ruleset.Fwd:
 		if !netdev {
 			return errNotSupp
+		}
+	case *ruleset.Generic:
+		return genericHooks(x, fam, h)
+	case *ruleset.Objref:
+		if x.Type == objSynproxy {
+			return synproxyHooks(fam, h)
 		}
 	case *ruleset.Meta:
 		if x.Set && x.Key == ruleset.MetaPkttype {

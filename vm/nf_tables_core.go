@@ -308,6 +308,14 @@ func (m *machine) exec(code []insn) {
 			m.socketEval(in)
 		case opFwd:
 			m.fwdEval(in)
+		case opOsf:
+			m.osfEval(in)
+		case opXfrm:
+			m.xfrmEval(in)
+		case opTproxy:
+			m.tproxyEval(in)
+		case opSynproxy:
+			m.synproxyEval(&m.synproxies[in.idx])
 		}
 		if m.verdict != ruleset.VerdictContinue {
 			return

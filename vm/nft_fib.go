@@ -58,10 +58,10 @@ func (l *loader) loadFib(x *ruleset.Fib) (in insn, st int32, err error) {
 		return in, st, errInval
 	}
 	switch l.t.Family {
-	case ruleset.FamilyIPv4, ruleset.FamilyIPv6, ruleset.FamilyINet:
+	case ruleset.FamilyIPv4, ruleset.FamilyIPv6, ruleset.FamilyINet, ruleset.FamilyNetdev:
 	default:
-		// netdev fib runs on the packet's protocol; not modelled.
-		return in, st, errNotImpl
+		// Only ip, ip6, inet and netdev register a fib expression type.
+		return in, st, errNoEnt
 	}
 	in.op, in.key, in.mask, in.len = opFib, x.Result, f, uint8(n)
 	in.dreg, err = l.store(x.DReg, n)
@@ -86,7 +86,30 @@ func fibHooks(x *ruleset.Fib) []ruleset.Hook {
 	return nil
 }
 
-// fibEval dispatches on the family the packet has now (nft_fib_inet_eval).
+// fibAllows is nft_fib_validate for the base chain's hook. In a netdev
+// table the kernel 6.18 answers as if ingress were prerouting and egress
+// came after routing: the lookups that need an input device (oif,
+// oifname, type with iif) are refused on egress, type with oif on ingress
+// (measured with nft 1.0.6 on 6.18).
+func fibAllows(x *ruleset.Fib, fam ruleset.Family, h *ruleset.ChainHook) error {
+	hook := h.Hook
+	if fam == ruleset.FamilyNetdev {
+		hook = ruleset.HookPrerouting
+		if h.Hook == ruleset.HookNetdevEgress {
+			hook = ruleset.HookPostrouting
+		}
+	}
+	for _, ok := range fibHooks(x) {
+		if hook == ok {
+			return nil
+		}
+	}
+	return errNotSupp
+}
+
+// fibEval dispatches on the family the packet has now (nft_fib_inet_eval);
+// in a netdev chain that is the packet's own protocol (nft_fib_netdev_eval),
+// IPv4 or IPv6, anything else BREAKs.
 func (m *machine) fibEval(in *insn) {
 	switch m.pkt.NFProto {
 	case packet.NFProtoIPv4, packet.NFProtoIPv6:
@@ -115,7 +138,8 @@ func (m *machine) fibEval(in *insn) {
 		return
 	}
 	// Prerouting of a looped-back packet: the answer is its in device.
-	if m.hook == ruleset.HookPrerouting && m.in != nil && m.in == m.host.lo {
+	// Netdev ingress is hook 0, NF_INET_PRE_ROUTING, to the kernel too.
+	if (m.hook == ruleset.HookPrerouting || m.hook == ruleset.HookIngress && m.nfproto == uint8(ruleset.FamilyNetdev)) && m.in != nil && m.in == m.host.lo {
 		m.fibStore(in, m.in)
 		return
 	}

@@ -7,9 +7,11 @@ import (
 
 // Object types (enum NFT_OBJECT_*) the objref expression names.
 const (
-	objCounter = 1
-	objQuota   = 2
-	objLimit   = 4
+	objCounter  = 1
+	objQuota    = 2
+	objLimit    = 4
+	objSecmark  = 8
+	objSynproxy = 10
 )
 
 // objTarget is one loaded named object: its type and the index of its
@@ -100,6 +102,24 @@ func (l *loader) loadObjects() error {
 				m.limits = append(m.limits, ls)
 			}
 		}
+		switch typ {
+		case objSynproxy:
+			// Ref: net/netfilter/nft_synproxy.c — nft_synproxy_obj_init.
+			si, err := synproxyObjInfo(o)
+			if err == nil {
+				err = synproxyFamily(t.Family)
+			}
+			if err != nil {
+				return &LoadError{Family: t.Family, Table: t.Name, Expr: "synproxy", Err: err}
+			}
+			l.takeConntrack()
+			tgt.idx = m.addSynproxy(si)
+		case objSecmark:
+			// Ref: net/netfilter/nft_secmark.c — nft_secmark_compute_secid:
+			// with no LSM providing secctx_to_secid the context maps to
+			// secid 0, which is -ENOENT.
+			return &LoadError{Family: t.Family, Table: t.Name, Expr: "secmark", Err: errNoEnt}
+		}
 		if (typ == objCounter || typ == objQuota || typ == objLimit) && tgt.idx < 0 {
 			return &LoadError{Family: t.Family, Table: t.Name, Err: errInval}
 		}
@@ -129,8 +149,10 @@ func objInsn(tgt objTarget) (insn, error) {
 		in.op = opQuota
 	case objLimit:
 		in.op = opLimit
+	case objSynproxy:
+		in.op = opSynproxy
 	default:
-		// ct helper/timeout/expectation, synproxy, secmark, tunnel:
+		// ct helper/timeout/expectation, tunnel:
 		// their effect is on conntrack helpers or the stack, which the
 		// vm does not model.
 		return in, errNotImpl
@@ -234,5 +256,7 @@ func (m *machine) objEval(tgt objTarget) {
 		if m.limitEval(&m.limits[tgt.idx]) {
 			m.verdict = ruleset.VerdictBreak
 		}
+	case objSynproxy:
+		m.synproxyEval(&m.synproxies[tgt.idx])
 	}
 }
