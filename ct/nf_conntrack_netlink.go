@@ -137,7 +137,10 @@ func (t *Table) appendEntry(b []byte, idx uint32, j uint32, events uint16) []byt
 	if acct != nil {
 		b = appendCounters(b, &acct[1])
 	}
-	if c.Status&StatusAssured != 0 {
+	// libnetfilter_conntrack prints [OFFLOAD] in place of [ASSURED].
+	if c.Status&StatusOffload != 0 {
+		b = append(b, "[OFFLOAD] "...)
+	} else if c.Status&StatusAssured != 0 {
 		b = append(b, "[ASSURED] "...)
 	}
 	if list || c.Mark != 0 || events&evMark != 0 {

@@ -51,6 +51,7 @@ const (
 	opXfrm
 	opTproxy
 	opSynproxy
+	opFlowOffload
 	// Fused pairs (a load into a register, then a word compare of that
 	// register): same effect as the two instructions, one dispatch.
 	opPayloadNetCmp

@@ -71,6 +71,7 @@ const (
 	entCtIn
 	entNAT
 	entConfirm
+	entFlowtable // a flowtable's ingress hook (nft_flow_offload.go)
 )
 
 type hookEntry struct {
@@ -112,6 +113,7 @@ type machine struct {
 	arpHooks  [2][]hookEntry // arp in, arp out
 	natChains [2][5][]int
 	ctActive  bool
+	flow      flowState
 	frags     map[fragKey]*fragQueue
 	qFree     []*fragQueue
 	bufFree   [][]byte

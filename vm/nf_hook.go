@@ -204,6 +204,12 @@ func (m *machine) finish() Result {
 	if m.conn != nil {
 		m.res.CtDirection = int8(ct.Direction(m.info))
 	}
+	if m.flow.live > 0 && m.conn != nil && m.conn.Status&ct.StatusOffload != 0 {
+		// A packet of an offloaded flow took the classic path and may
+		// have shortened its entry's timeout: the flowtable gc looks at
+		// it at its next run.
+		m.flowGCSoon(m.now)
+	}
 	if m.res.Verdict != ruleset.VerdictAccept {
 		if c := m.conn; c != nil && c.Status&ct.StatusConfirmed == 0 {
 			m.ct.Release(c)
@@ -299,6 +305,12 @@ func (m *machine) runEntries(ents []hookEntry, h ruleset.Hook, stage string) boo
 			if !m.natHook(h) {
 				return false
 			}
+		case entFlowtable:
+			if m.flowHook(e.chain) {
+				// Forwarded by the flowtable (NF_STOLEN at ingress): no
+				// other hook sees the packet.
+				return false
+			}
 		case entConfirm:
 			if c := m.conn; c != nil {
 				if m.ct.Confirm(c, m.info, m.now) {
@@ -342,6 +354,9 @@ func (m *machine) advance(now int64) {
 		if m.sets[i].s != nil {
 			m.sets[i].s.GC(m.ct, now)
 		}
+	}
+	if m.flow.live > 0 || (!m.flow.gcInit && len(m.flow.tables) > 0) {
+		m.flowAdvance(now)
 	}
 	if m.ct != nil && m.ctActive {
 		m.ct.Expire(now)

@@ -281,6 +281,9 @@ func (l *loader) loadTable() error {
 	if err := l.loadObjects(); err != nil {
 		return err
 	}
+	if err := l.loadFlowtables(); err != nil {
+		return err
+	}
 	for i, c := range t.Chains {
 		ch := &m.chains[first+i]
 		ch.rules = make([]rule, 0, len(c.Rules))
@@ -645,6 +648,9 @@ func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, 
 	case *ruleset.Redir:
 		return l.loadProtoRange(opRedir, x.ProtoMin, x.ProtoMax, x.Flags)
 	case *ruleset.Generic:
+		if x.Kind == "flow_offload" {
+			return l.loadFlowOffload(x)
+		}
 		return l.loadGeneric(x)
 	default:
 		return in, st, errNotImpl
@@ -1187,6 +1193,9 @@ func hookAllows(e ruleset.Expr, fam ruleset.Family, h *ruleset.ChainHook) error 
 			return errNotSupp
 		}
 	case *ruleset.Generic:
+		if x.Kind == "flow_offload" {
+			return flowOffloadAllowed(fam, h)
+		}
 		return genericHooks(x, fam, h)
 	case *ruleset.Objref:
 		if x.Type == objSynproxy {

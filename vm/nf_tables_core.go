@@ -316,6 +316,8 @@ func (m *machine) exec(code []insn) {
 			m.tproxyEval(in)
 		case opSynproxy:
 			m.synproxyEval(&m.synproxies[in.idx])
+		case opFlowOffload:
+			m.flowOffloadEval(in)
 		}
 		if m.verdict != ruleset.VerdictContinue {
 			return
