@@ -43,6 +43,9 @@ type Conn struct {
 	orig    Tuple
 	Zone    uint16
 	tcp     tcpState
+	// ext points at the entry's extensions (index+1 into Table.exts, 0
+	// for none): helper, expectation master, timeout policy, labels.
+	ext uint32
 }
 
 // natReplies holds the reply tuple of NATed entries, the only ones whose
@@ -98,6 +101,8 @@ type Table struct {
 
 	nextGC uint32
 	gcInit bool
+
+	helperState // helpers, expectations, extensions (nf_conntrack_helper.go)
 
 	// net_ratelimit state (5 s window, burst 10).
 	rlBegin   uint32
@@ -164,6 +169,7 @@ func NewTable(cfg Config) *Table {
 	p.ignoreInvalidRST = cfg.sysctl("nf_conntrack_tcp_ignore_invalid_rst") != 0
 	p.acct = cfg.sysctl("nf_conntrack_acct") != 0
 	p.maxRetrans = uint8(min(cfg.sysctl("nf_conntrack_tcp_max_retrans"), 255))
+	t.expectMax = int(cfg.sysctl("nf_conntrack_expect_max"))
 
 	n := 1024
 	if t.max > 0 {
@@ -265,6 +271,9 @@ func (t *Table) freeSlot(idx uint32) {
 	if c.Status&statusNATMask != 0 {
 		natReplies.Delete(c)
 		delete(t.nat.m, c)
+	}
+	if c.ext != 0 {
+		t.extRelease(c)
 	}
 	*c = Conn{Status: StatusDying, timeout: t.free}
 	t.free = idx + 1
@@ -662,6 +671,9 @@ func (t *Table) InZone(p *packet.Packet, hook uint8, zone uint16, now int64) (c 
 			}
 			c.Zone = zone
 			info = New
+			if len(t.expects) > 0 && t.expectLookup(c, j) {
+				info = Related
+			}
 		}
 		v := t.packet(c, p, l4, info, hook, j)
 		switch v {
@@ -670,6 +682,7 @@ func (t *Table) InZone(p *packet.Packet, hook uint8, zone uint16, now int64) (c 
 				c.Status |= StatusSeenReply
 				t.cacheEvent(c, evReply)
 			}
+			t.cur, t.curConn = p, c
 			return c, info, false
 		case vInvalid:
 			t.Stats.Invalid++
@@ -761,6 +774,9 @@ func (t *Table) Confirm(c *Conn, info Info, now int64) (drop bool) {
 		return false
 	}
 	t.now = now
+	if c.ext != 0 && t.curConn == c && t.help(c, info, jiffies(now)) {
+		return true // the helper dropped the packet
+	}
 	if info == RelatedReply || info == EstablishedReply || c.Status&StatusConfirmed != 0 {
 		t.deliverEvents(c, now)
 		return false
@@ -795,7 +811,11 @@ func (t *Table) Confirm(c *Conn, info Info, now int64) (drop bool) {
 	t.insertNode(idx<<1, ho)
 	t.insertNode(idx<<1|1, hr)
 	t.Stats.Insert++
-	t.cacheEvent(c, evNew)
+	if c.Status&StatusExpected != 0 {
+		t.cacheEvent(c, evRelated)
+	} else {
+		t.cacheEvent(c, evNew)
+	}
 	t.deliverEvents(c, now)
 	return false
 }
@@ -833,6 +853,9 @@ func (t *Table) Expire(now int64) {
 		t.freeSlot(idx)
 	}
 	t.grave = t.grave[:0]
+	if len(t.expects) > 0 {
+		t.expectGC(j)
+	}
 	if !t.gcInit || int32(j-t.nextGC) < 0 {
 		return
 	}

@@ -9,6 +9,7 @@ const (
 	evAssured   = 1 << 4
 	evProtoinfo = 1 << 5
 	evMark      = 1 << 7
+	evLabel     = 1 << 10
 )
 
 // ecache is an entry's event cache: bits gathered while packets are

@@ -557,7 +557,7 @@ func (t *Table) tcpPacket(c *Conn, p *packet.Packet, l4 []byte, info Info, hook 
 	if old != next && next == tcpFinWait {
 		s.flags[dir] |= tcpFlagCloseInit
 	}
-	to := &t.p.tcp
+	to := t.tcpTimeouts(c)
 	var timeout uint32
 	switch {
 	case s.retrans >= t.p.maxRetrans && to[next] > to[tcpRetrans]:
@@ -613,8 +613,8 @@ func (t *Table) tcpHandleInvalid(c *Conn, dir, index uint8, j uint32) {
 		if exp < 120*hz {
 			return
 		}
-		if uint32(exp) > t.p.tcp[tcpUnack] {
-			c.timeout = t.p.tcp[tcpUnack] + j
+		if unack := t.tcpTimeouts(c)[tcpUnack]; uint32(exp) > unack {
+			c.timeout = unack + j
 			t.gcBefore(c.timeout)
 		}
 		return

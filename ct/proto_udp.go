@@ -41,13 +41,14 @@ func (t *Table) udpPacket(c *Conn, p *packet.Packet, l4 []byte, info Info, hook 
 	if c.Status&StatusConfirmed == 0 {
 		c.tcp.seen[0].end = j + 2*hz // stream_ts
 	}
+	unreplied, replied := t.udpTimeouts(c)
 	if c.Status&StatusSeenReply == 0 {
-		t.refresh(c, p, info, t.p.udp, j)
+		t.refresh(c, p, info, unreplied, j)
 		return vAccept
 	}
-	extra, stream := t.p.udp, false
+	extra, stream := unreplied, false
 	if int32(j-c.tcp.seen[0].end) > 0 {
-		extra, stream = t.p.udpStream, true
+		extra, stream = replied, true
 	}
 	t.refresh(c, p, info, extra, j)
 	if stream && c.Status&StatusAssured == 0 {
@@ -79,11 +80,12 @@ func (t *Table) udplitePacket(c *Conn, p *packet.Packet, l4 []byte, info Info, h
 	if t.p.checksum && hook == HookPrerouting && !l4PartialChecksumOK(p, l4, cov, packet.ProtoUDP) {
 		return vInvalid
 	}
+	unreplied, replied := t.udpTimeouts(c)
 	if c.Status&StatusSeenReply == 0 {
-		t.refresh(c, p, info, t.p.udp, j)
+		t.refresh(c, p, info, unreplied, j)
 		return vAccept
 	}
-	t.refresh(c, p, info, t.p.udpStream, j)
+	t.refresh(c, p, info, replied, j)
 	if c.Status&StatusAssured == 0 {
 		c.Status |= StatusAssured
 		t.cacheEvent(c, evAssured)

@@ -85,6 +85,8 @@ type loadExtra struct {
 	numgens []uint32
 	// synproxies are the settings of synproxy statements and objects.
 	synproxies []synproxyInfo
+	// ctObjs are the ct helper, timeout and expectation objects.
+	ctObjs []ctObject
 }
 
 func (m *machine) load(rs *ruleset.Ruleset, cfg Config) error {
@@ -542,9 +544,11 @@ func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, 
 		if x.Set {
 			n := 4
 			switch x.Key {
-			case ruleset.CtMark:
+			case ruleset.CtMark, ruleset.CtEventmask:
 			case ruleset.CtZone:
 				n = 2
+			case ruleset.CtLabels:
+				n = 16
 			default:
 				return in, st, errNotImpl
 			}

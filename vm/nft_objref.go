@@ -102,6 +102,13 @@ func (l *loader) loadObjects() error {
 				m.limits = append(m.limits, ls)
 			}
 		}
+		if isCtObject(typ) {
+			idx, err := l.loadCtObject(o, typ)
+			if err != nil {
+				return &LoadError{Family: t.Family, Table: t.Name, Expr: o.Kind, Err: err}
+			}
+			tgt.idx = idx
+		}
 		switch typ {
 		case objSynproxy:
 			// Ref: net/netfilter/nft_synproxy.c — nft_synproxy_obj_init.
@@ -142,6 +149,9 @@ type objKey struct {
 func objInsn(tgt objTarget) (insn, error) {
 	var in insn
 	in.idx = tgt.idx
+	if isCtObject(tgt.typ) && tgt.idx >= 0 {
+		return ctObjInsn(tgt), nil
+	}
 	switch tgt.typ {
 	case objCounter:
 		in.op = opCounter
@@ -152,9 +162,8 @@ func objInsn(tgt objTarget) (insn, error) {
 	case objSynproxy:
 		in.op = opSynproxy
 	default:
-		// ct helper/timeout/expectation, tunnel:
-		// their effect is on conntrack helpers or the stack, which the
-		// vm does not model.
+		// tunnel: its effect is on the stack, which the vm does not
+		// model.
 		return in, errNotImpl
 	}
 	if tgt.idx < 0 {
@@ -258,5 +267,7 @@ func (m *machine) objEval(tgt objTarget) {
 		}
 	case objSynproxy:
 		m.synproxyEval(&m.synproxies[tgt.idx])
+	case objCtHelper, objCtTimeout, objCtExpect:
+		m.ctObjEval(tgt.idx)
 	}
 }

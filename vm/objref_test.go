@@ -25,7 +25,7 @@ func TestObjref(t *testing.T) {
 			{Kind: "counter", Name: "c1", Expr: &ruleset.Counter{}},
 			{Kind: "counter", Name: "c2", Expr: &ruleset.Counter{}},
 			{Kind: "quota", Name: "q", Expr: &ruleset.Quota{Bytes: 100}},
-			{Kind: "ct helper", Name: "h", Attrs: []ruleset.ObjectAttr{{Key: "body", Value: "x"}}},
+			{Kind: "ct helper", Name: "h", Attrs: []ruleset.ObjectAttr{{Key: "type", Value: "ftp"}, {Key: "protocol", Value: "tcp"}}},
 		}
 		tb.Sets = []*ruleset.Set{{Name: "__objmap0", ID: 1, Flags: ruleset.SetAnonymous | ruleset.SetConstant | ruleset.SetObject,
 			KeyType: 7, KeyLen: 4, KeyTypeName: "ipv4_addr", ObjType: objCounter,
@@ -60,8 +60,18 @@ func TestObjref(t *testing.T) {
 		}
 	}
 	_, err := New(&ruleset.Ruleset{Tables: []*ruleset.Table{mk(r(4, &ruleset.Objref{Type: 3, ObjName: "h"}))}}, Config{Host: routerHost()})
-	if !errors.Is(err, errNotImpl) {
-		t.Errorf("ct helper reference: %v, want a not-supported load error", err)
+	if err != nil {
+		t.Errorf("ct helper (ftp) reference: %v, want it loaded", err)
+	}
+	irc := mk()
+	irc.Objects[3].Attrs[0].Value = "irc" // a helper Linux has and nftgo does not model
+	if _, err = New(&ruleset.Ruleset{Tables: []*ruleset.Table{irc}}, Config{Host: routerHost()}); !errors.Is(err, errNotImpl) {
+		t.Errorf("ct helper irc: %v, want a not-supported load error", err)
+	}
+	sip := mk()
+	sip.Objects[3].Attrs[0].Value = "nosuch"
+	if _, err = New(&ruleset.Ruleset{Tables: []*ruleset.Table{sip}}, Config{Host: routerHost()}); !errors.Is(err, errNoEnt) {
+		t.Errorf("ct helper nosuch: %v, want ENOENT as Linux", err)
 	}
 	_, err = New(&ruleset.Ruleset{Tables: []*ruleset.Table{mk(r(4, &ruleset.Objref{Type: objCounter, ObjName: "nope"}))}}, Config{Host: routerHost()})
 	if !errors.Is(err, errNoEnt) {

@@ -22,6 +22,7 @@ import (
 //	icmp A > B [type=echo-request|echo-reply|N] [code=N] [id=N] [seq=N] [count=N]
 //	icmperr A > B type=N code=N inner PROTO A:P > B:P [flags=..] | inner icmp A > B [id=N]
 //	proto A > B proto=N [len=N]
+//	say A:P > B:P payload="TEXT" [ack=no]   data on a connection a handshake opened (either side)
 //	pcap shared:PATH|PATH map=OLD=NEW,... [time=capture] [ttl=64]   (see pcapStatement)
 //
 // Every statement also takes ttl=N. Addresses containing ':' are IPv6 (ports
@@ -29,7 +30,10 @@ import (
 // client ISN isn and server ISN risn; data/reply send that many bytes each
 // way, each acknowledged; close=fin closes client first (ends in TIME_WAIT),
 // server-fin server first, half sends only the client FIN and its ACK, rst a
-// client RST.
+// client RST. A handshake with close=none leaves the connection open for
+// say: A sends TEXT (PSH|ACK, the next sequence number of that side) and B
+// acknowledges it unless ack=no. tcp and udp take payload="TEXT" instead of
+// len=N. TEXT is a Go string literal ("USER a\r\n").
 //
 // All packets are valid (lengths, checksums); timestamps start at
 // testpkt.Epoch.
@@ -42,9 +46,7 @@ func ParseTraffic(spec string) ([]testpkt.Record, error) { return ParseTrafficIn
 func ParseTrafficIn(spec, dir string) ([]testpkt.Record, error) {
 	p := &trafficParser{gap: 10 * time.Millisecond, t: testpkt.Epoch, dir: dir}
 	for i, ln := range strings.Split(spec, "\n") {
-		if j := strings.IndexByte(ln, '#'); j >= 0 {
-			ln = ln[:j]
-		}
+		ln = stripComment(ln)
 		ln = strings.TrimSpace(ln)
 		if ln == "" {
 			continue
@@ -62,6 +64,83 @@ type trafficParser struct {
 	t     time.Time
 	extra time.Duration
 	recs  []testpkt.Record
+	// flows are the TCP connections handshakes left open, by
+	// "client>server" endpoints, for say.
+	flows map[string]*tcpFlow
+}
+
+// tcpFlow is an open connection's client and server templates and next
+// sequence numbers.
+type tcpFlow struct {
+	c, s   testpkt.Spec
+	cs, ss uint32
+}
+
+// stripComment drops a '#' comment outside double quotes.
+func stripComment(ln string) string {
+	q := false
+	for i := 0; i < len(ln); i++ {
+		switch ln[i] {
+		case '\\':
+			if q {
+				i++
+			}
+		case '"':
+			q = !q
+		case '#':
+			if !q {
+				return ln[:i]
+			}
+		}
+	}
+	return ln
+}
+
+// splitFields is strings.Fields keeping double-quoted strings (with
+// escapes) in one field.
+func splitFields(ln string) []string {
+	var out []string
+	cur, in, q := strings.Builder{}, false, false
+	for i := 0; i < len(ln); i++ {
+		ch := ln[i]
+		switch {
+		case q && ch == '\\' && i+1 < len(ln):
+			cur.WriteByte(ch)
+			i++
+			cur.WriteByte(ln[i])
+			continue
+		case ch == '"':
+			q = !q
+		case !q && (ch == ' ' || ch == '\t'):
+			if in {
+				out = append(out, cur.String())
+				cur.Reset()
+				in = false
+			}
+			continue
+		}
+		cur.WriteByte(ch)
+		in = true
+	}
+	if in {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// payloadOpt reads payload="TEXT" (a Go string literal); ok is false when
+// absent.
+func (o opts) payload() ([]byte, bool, error) {
+	v, ok := o["payload"]
+	if !ok {
+		return nil, false, nil
+	}
+	delete(o, "payload")
+	s, err := strconv.Unquote(v)
+	if err != nil {
+		return nil, false, fmt.Errorf("payload=%s: want a quoted string: %w", v, err)
+	}
+	return []byte(s), true, nil
 }
 
 func (p *trafficParser) emit(s testpkt.Spec) error {
@@ -163,7 +242,7 @@ func icmpType(s string, v6 bool) (uint8, error) {
 }
 
 func (p *trafficParser) line(ln string) error {
-	w := strings.Fields(ln)
+	w := splitFields(ln)
 	if strings.HasPrefix(w[0], "+") && len(w) == 1 {
 		d, err := time.ParseDuration(w[0][1:])
 		if err != nil {
@@ -183,6 +262,8 @@ func (p *trafficParser) line(ln string) error {
 		}
 		p.gap = d
 		return nil
+	case "say":
+		return p.say(w)
 	case "syn", "tcp", "udp", "handshake":
 		src, dst, rest, err := endpoints(w[1:], true)
 		if err != nil {
@@ -224,6 +305,11 @@ func (p *trafficParser) line(ln string) error {
 		base.Seq, base.Ack, base.Window = uint32(seq), uint32(ack), uint16(win)
 		if ln > 0 {
 			base.Payload = bytes.Repeat([]byte{'x'}, ln)
+		}
+		if pl, ok, err := o.payload(); err != nil {
+			return err
+		} else if ok {
+			base.Payload = pl
 		}
 		if err := o.done(); err != nil {
 			return err
@@ -417,6 +503,15 @@ func (p *trafficParser) handshake(c testpkt.Spec, o opts) error {
 	}
 	switch cl {
 	case "none":
+		f := &tcpFlow{c: c, s: sv}
+		steps = append(steps, func() error {
+			f.cs, f.ss = cs, ss
+			if p.flows == nil {
+				p.flows = map[string]*tcpFlow{}
+			}
+			p.flows[flowKey(c, sv)] = f
+			return nil
+		})
 	case "fin":
 		steps = append(steps,
 			func() error { return send(c, "FA", cs, ss, 0) },
@@ -442,4 +537,54 @@ func (p *trafficParser) handshake(c testpkt.Spec, o opts) error {
 		}
 	}
 	return nil
+}
+
+func flowKey(a, b testpkt.Spec) string {
+	return fmt.Sprintf("%s:%d>%s:%d", a.Src, a.Sport, b.Src, b.Sport)
+}
+
+// say sends data on a connection a handshake left open and its ACK.
+func (p *trafficParser) say(w []string) error {
+	src, dst, rest, err := endpoints(w[1:], true)
+	if err != nil {
+		return err
+	}
+	o, err := parseOpts(rest)
+	if err != nil {
+		return err
+	}
+	data, ok, err := o.payload()
+	if err != nil {
+		return err
+	}
+	if !ok || len(data) == 0 {
+		return fmt.Errorf("say needs payload=\"TEXT\"")
+	}
+	ack := o.str("ack", "yes")
+	if err := o.done(); err != nil {
+		return err
+	}
+	a := testpkt.Spec{Src: src.Addr().String(), Sport: src.Port()}
+	b := testpkt.Spec{Src: dst.Addr().String(), Sport: dst.Port()}
+	f, fromClient := p.flows[flowKey(a, b)], true
+	if f == nil {
+		f, fromClient = p.flows[flowKey(b, a)], false
+	}
+	if f == nil {
+		return fmt.Errorf("no open connection %s:%d <-> %s:%d (handshake ... close=none first)", a.Src, a.Sport, b.Src, b.Sport)
+	}
+	from, to, seq, peer := f.c, f.s, &f.cs, &f.ss
+	if !fromClient {
+		from, to, seq, peer = f.s, f.c, &f.ss, &f.cs
+	}
+	from.Flags, from.Seq, from.Ack, from.Payload = "PA", *seq, *peer, data
+	if err := p.emit(from); err != nil {
+		return err
+	}
+	*seq += uint32(len(data))
+	if ack == "no" {
+		return nil
+	}
+	to.Flags, to.Seq, to.Ack = "A", *peer, *seq
+	return p.emit(to)
 }
