@@ -2,10 +2,12 @@
 // is `ct count`. One List backs each `ct count` expression in a rule and
 // each element of a dynamic set that carries `ct count`.
 //
-// The behaviour is that of the 6.18 target kernel, which the scenarios show
-// to act like the older ("V1") nf_conncount: every add scans the saved
+// The behaviour is that of the 6.18 target kernel: an add scans the saved
 // tuples, drops those whose conntrack entry is gone or TCP TIME_WAIT/CLOSE,
-// and does not add a tuple that is already there.
+// and does not add a tuple that is already there — except that a packet of
+// an already confirmed connection is never added (the list is only
+// collected) and a list scanned in the current jiffy is not scanned again
+// (see AddPacket, which the VM uses).
 package connlimit
 
 import "github.com/nftgo/nftgo/ct"
@@ -24,6 +26,68 @@ const gcMaxNodes = 8
 // the table is evicted at the next scan, whatever its age.
 type List struct {
 	conns []saved
+	// lastGC is the jiffy of the last full scan (list->last_gc) and
+	// lastGCSet whether there was one; AddPacket skips the scan of a list
+	// already scanned in the same jiffy. Add and GC (the jiffy-less forms
+	// the unit tests drive) neither read nor need it.
+	lastGC    int64
+	lastGCSet bool
+}
+
+// jiffy is the jiffy counter at now (ns) with the target kernel's HZ=250
+// (CONFIG_HZ of the 6.18 kernel the scenarios are recorded on). Only
+// equality matters: two evaluations for the same packet are always in
+// the same jiffy, packets 4 ms or more apart never are.
+func jiffy(now int64) int64 { return now / 4_000_000 }
+
+// Init is nf_conncount_list_init for a list created while a packet is
+// evaluated (a dynamic set element's ct count, nft_connlimit_clone): it
+// counts as scanned in that jiffy.
+//
+// Ref: net/netfilter/nf_conncount.c — nf_conncount_list_init
+func (l *List) Init(now int64) {
+	l.conns = nil
+	l.lastGC, l.lastGCSet = jiffy(now), true
+}
+
+// AddPacket is nft_connlimit_do_eval's add of the packet's connection, as
+// the 6.18 target kernel does it (nf_conncount_add_skb):
+//   - a connection already confirmed (any packet after the first of a
+//     flow) is not added: the add returns -EEXIST and nft_connlimit runs
+//     nf_conncount_gc_list instead, which evicts every gone or TCP
+//     TIME_WAIT/CLOSE entry, unless the list was scanned in this jiffy;
+//   - an unconfirmed one (the first packet) is appended WITHOUT looking at
+//     the saved tuples when the list was scanned in this jiffy — so two
+//     `ct count` adds of one list for the same new packet (two rules adding
+//     to the same dynamic set element) count it twice;
+//   - otherwise the saved tuples are scanned as Add does, the jiffy noted.
+//
+// The kernel skips the -EEXIST shortcut for packets received on loopback;
+// the replay's hosts have no loopback traffic.
+//
+// Ref: net/netfilter/nf_conncount.c — __nf_conncount_add, nf_conncount_gc_list; nft_connlimit.c — nft_connlimit_do_eval
+func (l *List) AddPacket(t *ct.Table, tup ct.Tuple, zone uint16, confirmed bool, now int64) (count uint32, ok bool) {
+	j := jiffy(now)
+	if confirmed {
+		if !(l.lastGCSet && l.lastGC == j) {
+			l.GC(t, now)
+			l.lastGC, l.lastGCSet = j, true
+		}
+		return uint32(len(l.conns)), true
+	}
+	if l.lastGCSet && l.lastGC == j {
+		if len(l.conns) >= 1<<31-1 {
+			return uint32(len(l.conns)), false
+		}
+		l.conns = append(l.conns, saved{tup: tup, zone: zone})
+		return uint32(len(l.conns)), true
+	}
+	count, ok, dup := l.add(t, tup, zone, now)
+	if !dup {
+		// only a scan that ran to its end notes the jiffy
+		l.lastGC, l.lastGCSet = j, true
+	}
+	return count, ok
 }
 
 // saved is struct nf_conncount_tuple without the cpu/jiffies32 fields (see
@@ -69,6 +133,12 @@ func find(t *ct.Table, tup ct.Tuple, zone uint16, now int64) (found, closed bool
 //
 // Ref: net/netfilter/nf_conncount.c — __nf_conncount_add, find_or_evict, already_closed
 func (l *List) Add(t *ct.Table, tup ct.Tuple, zone uint16, now int64) (count uint32, ok bool) {
+	count, ok, _ = l.add(t, tup, zone, now)
+	return count, ok
+}
+
+// add is Add; dup reports that the scan stopped at the packet's own tuple.
+func (l *List) add(t *ct.Table, tup ct.Tuple, zone uint16, now int64) (count uint32, ok, dup bool) {
 	collect := 0
 	for i := 0; i < len(l.conns); {
 		if collect > gcMaxNodes {
@@ -83,7 +153,7 @@ func (l *List) Add(t *ct.Table, tup ct.Tuple, zone uint16, now int64) (count uin
 			continue
 		}
 		if c.tup == tup && c.zone == zone {
-			return uint32(len(l.conns)), true
+			return uint32(len(l.conns)), true, true
 		}
 		if closed {
 			l.remove(i)
@@ -93,10 +163,10 @@ func (l *List) Add(t *ct.Table, tup ct.Tuple, zone uint16, now int64) (count uin
 		i++
 	}
 	if len(l.conns) >= 1<<31-1 {
-		return uint32(len(l.conns)), false
+		return uint32(len(l.conns)), false, false
 	}
 	l.conns = append(l.conns, saved{tup: tup, zone: zone})
-	return uint32(len(l.conns)), true
+	return uint32(len(l.conns)), true, false
 }
 
 // GC is nf_conncount_gc_list: it walks the list evicting entries whose

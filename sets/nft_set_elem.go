@@ -93,6 +93,7 @@ func newStateful(tmpl ruleset.Expr, now int64) (Stateful, error) {
 		if x.Flags&^ruleset.ConnlimitInvert != 0 {
 			return Stateful{}, errorf("connlimit flags %#x: operation not supported", x.Flags)
 		}
+		st.Conns.Init(now)
 	default:
 		return Stateful{}, errorf("%s is not a stateful set element expression: operation not supported", exprName(tmpl))
 	}
