@@ -43,7 +43,11 @@ func TestGenerate(t *testing.T) {
 	if *dump != "" {
 		for i := 0; i < *n; i++ {
 			c := Generate(*seed + int64(i))
-			if _, err := c.Write(*dump, fmt.Sprintf("fuzz-%d", c.Seed)); err != nil {
+			d, err := c.Write(*dump, fmt.Sprintf("fuzz-%d", c.Seed))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := writePcap(d); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -158,6 +162,7 @@ func TestDiff(t *testing.T) {
 			keep, err := c.Write(*out, name)
 			if err == nil {
 				os.WriteFile(filepath.Join(keep, "kernel.golden"), g.Marshal(), 0o644)
+				writePcap(keep)
 				os.WriteFile(filepath.Join(keep, "diff.txt"), []byte(scenario.FormatDiff(d)), 0o644)
 				if got.LoadError != "" {
 					os.WriteFile(filepath.Join(keep, "nftgo-error.txt"), []byte(got.LoadError), 0o644)
@@ -168,6 +173,16 @@ func TestDiff(t *testing.T) {
 	}
 	t.Logf("difffuzz: %d scenarios run (seeds %d..%d), %d rejected by both, %d mismatched (reproducible), %d not reproducible in the kernel; by aspect %v; %v",
 		ran, *seed, *seed+int64(*n)-1, loadErrBoth, mismatched, flaky, byAspect, time.Since(start).Round(time.Second))
+}
+
+// writePcap writes the scenario in dir's traffic to dir/packets.pcap, for
+// `nftgo --replay` while reducing a mismatch.
+func writePcap(dir string) error {
+	s, err := scenario.Load(dir)
+	if err != nil {
+		return err
+	}
+	return s.WritePcap(s.PcapPath())
 }
 
 func firstLine(s string) string {
