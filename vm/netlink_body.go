@@ -51,7 +51,7 @@ func parseUint(s string) (uint64, bool) {
 }
 
 // loadGeneric loads the expressions the compiler emits as ruleset.Generic.
-// flow_offload and anything unknown stay unsupported.
+// Anything else stays unsupported.
 func (l *loader) loadGeneric(x *ruleset.Generic) (in insn, st int32, err error) {
 	b := parseBody(x.Body)
 	switch x.Kind {
