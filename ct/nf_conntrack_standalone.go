@@ -52,6 +52,10 @@ var sysctlDefaults = map[string]int64{
 	"nf_conntrack_udp_timeout":                    30,
 	"nf_conntrack_udp_timeout_stream":             120,
 	"nf_hooks_lwtunnel":                           0,
+	// Idle timeouts of offloaded flows (vm flowtables); the kernel has
+	// them with CONFIG_NF_FLOW_TABLE.
+	"nf_flowtable_tcp_timeout": 30,
+	"nf_flowtable_udp_timeout": 30,
 }
 
 const sysctlPrefix = "net.netfilter."

@@ -278,27 +278,46 @@ func TestFlowOffloadDevices(t *testing.T) {
 
 // TestFlowOffloadUDP: the first datagram's entry is unconfirmed in the
 // forward chain, so only the reply offloads the flow; the third datagram
-// bypasses. After 30 s idle the gc tears the flow down: the entry gets the
-// replied-UDP timeout (120 s) less the flow's idle timeout (30 s).
+// bypasses. Once idle for nf_flowtable_udp_timeout (30 s by default) the
+// gc tears the flow down: the entry gets the replied-UDP timeout (120 s)
+// less that idle timeout.
 //
-// Ref: nft_flow_offload_eval (nf_ct_is_confirmed); flow_offload_fixup_ct.
+// Ref: nft_flow_offload_eval (nf_ct_is_confirmed); flow_offload_get_timeout;
+// flow_offload_fixup_ct.
 func TestFlowOffloadUDP(t *testing.T) {
-	m := ftMachine(t, "wan, lan", "", nil)
-	q := testpkt.Spec{Src: ftClient, Dst: ftServer, Proto: "udp", Sport: 5000, Dport: 53, Payload: make([]byte, 20)}
-	a := testpkt.Spec{Src: ftServer, Dst: ftClient, Proto: "udp", Sport: 53, Dport: 5000, Payload: make([]byte, 40)}
-	runSteps(t, m, []step{
-		{0, q, "forward:policy", 63, "wan"},
-		{10, a, "forward:policy", 63, "lan"},
-		{20, q, "none", 63, "wan"},
-		{30, a, "none", 63, "lan"},
-	})
-	if got := ctList(t, m, ftT0+30e6); !strings.Contains(got, "udp      17 86399 src=") || !strings.Contains(got, "[OFFLOAD]") {
-		t.Errorf("conntrack -L while offloaded: %s", got)
-	}
-	now := ftT0 + 31_000e6
-	m.Advance(now)
-	if got := ctList(t, m, now); !strings.Contains(got, "udp      17 90 src=") || strings.Contains(got, "OFFLOAD") {
-		t.Errorf("conntrack -L after the flow expired: %s, want timeout 90 and no [OFFLOAD]", got)
+	for _, tc := range []struct {
+		name   string
+		sysctl map[string]int64
+		gc     int64 // ms: the first gc tick after the flow's deadline (created at 10 ms)
+		want   string
+	}{
+		{"default 30 s", nil, 31_000, "udp      17 90 src="},
+		{"nf_flowtable_udp_timeout 5", map[string]int64{"net.netfilter.nf_flowtable_udp_timeout": 5}, 6_000, "udp      17 115 src="},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := ftMachine(t, "wan, lan", "", tc.sysctl)
+			q := testpkt.Spec{Src: ftClient, Dst: ftServer, Proto: "udp", Sport: 5000, Dport: 53, Payload: make([]byte, 20)}
+			a := testpkt.Spec{Src: ftServer, Dst: ftClient, Proto: "udp", Sport: 53, Dport: 5000, Payload: make([]byte, 40)}
+			runSteps(t, m, []step{
+				{0, q, "forward:policy", 63, "wan"},
+				{10, a, "forward:policy", 63, "lan"},
+				{20, q, "none", 63, "wan"},
+				{30, a, "none", 63, "lan"},
+			})
+			if got := ctList(t, m, ftT0+30e6); !strings.Contains(got, "udp      17 86399 src=") || !strings.Contains(got, "[OFFLOAD]") {
+				t.Errorf("conntrack -L while offloaded: %s", got)
+			}
+			before := ftT0 + (tc.gc-1000)*1e6
+			m.Advance(before)
+			if got := ctList(t, m, before); !strings.Contains(got, "[OFFLOAD]") {
+				t.Errorf("conntrack -L a second before the gc tick: %s, want still [OFFLOAD]", got)
+			}
+			now := ftT0 + tc.gc*1e6
+			m.Advance(now)
+			if got := ctList(t, m, now); !strings.Contains(got, tc.want) || strings.Contains(got, "OFFLOAD") {
+				t.Errorf("conntrack -L after the flow expired: %s, want %q and no [OFFLOAD]", got, tc.want)
+			}
+		})
 	}
 }
 
