@@ -115,7 +115,7 @@ func (m *machine) icmpError(p *packet.Packet, typ, code uint8, local bool) []byt
 			return nil
 		}
 	}
-	src := m.replySource(nh[16:20], local, true)
+	src := m.replySource(nh[16:20], nh[12:16], local, true)
 	if src == nil {
 		return nil
 	}
@@ -146,7 +146,7 @@ func (m *machine) icmp6Error(p *packet.Packet, typ, code uint8, local bool) []by
 			return nil
 		}
 	}
-	src := m.replySource(nh[24:40], local, false)
+	src := m.replySource(nh[24:40], nh[8:24], local, false)
 	if src == nil {
 		return nil
 	}
@@ -173,13 +173,21 @@ func isICMPError(t uint8) bool {
 
 // replySource picks the error's source address: the original destination
 // for a packet addressed to us, else the in interface's first address of
-// the family.
-func (m *machine) replySource(dst []byte, local, v4 bool) []byte {
+// the family. A packet the host sent itself (no in interface, rejected in
+// output) has its error routed back to its local source: the source the
+// route lookup picks for a local destination is that address (a local
+// route's prefsrc), so the error goes from the sender's address to itself
+// over loopback, through output, postrouting, prerouting and input.
+//
+// Ref: net/ipv4/icmp.c — __icmp_send (saddr 0 unless RTCF_LOCAL);
+// net/ipv4/route.c — ip_route_output_key_hash_rcu (RTN_LOCAL: prefsrc);
+// net/ipv6/icmp.c — icmp6_send
+func (m *machine) replySource(dst, src []byte, local, v4 bool) []byte {
 	if local {
 		return dst
 	}
 	if m.in == nil {
-		return nil
+		return src
 	}
 	for _, a := range m.in.addrs {
 		if a.Is4() == v4 {
