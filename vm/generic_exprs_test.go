@@ -234,3 +234,22 @@ func TestSiphash24(t *testing.T) {
 		t.Fatalf("siphash24 = %#x", got)
 	}
 }
+
+// TestValidateErrorNamesNoExpr: a hook check failing at commit carries no
+// expression, so nft's placement shows the whole rule (nft 1.0.6 on 6.18:
+// "meta l4proto tcp tproxy to :80 accept" in input is underlined whole);
+// an init error names its expression ("ipsec in spnum 6 reqid 1").
+func TestValidateErrorNamesNoExpr(t *testing.T) {
+	tcp := []ruleset.Expr{metaLoad(ruleset.MetaL4proto), cmpw(ruleset.CmpEq, 1, 6)}
+	_, err := New(&ruleset.Ruleset{Tables: []*ruleset.Table{table(ruleset.FamilyIPv4, "t",
+		base("c", ruleset.HookInput, 0, Acc, r(1, append(tcp, &ruleset.Immediate{DReg: 1, Data: []byte{0, 80}}, gen("tproxy", "ip port reg 1 "))...)))}}, Config{Host: routerHost()})
+	var le *LoadError
+	if !errors.As(err, &le) || le.Expr != "" || le.Handle != 1 {
+		t.Fatalf("validate error %#v", err)
+	}
+	_, err = New(&ruleset.Ruleset{Tables: []*ruleset.Table{table(ruleset.FamilyIPv4, "t",
+		base("c", ruleset.HookInput, 0, Acc, r(1, gen("xfrm", "load in 6 reqid => reg 1 "))))}}, Config{Host: routerHost()})
+	if !errors.As(err, &le) || le.Expr != "xfrm" || !errors.Is(err, errRange) {
+		t.Fatalf("init error %#v", err)
+	}
+}

@@ -1126,7 +1126,9 @@ func (m *machine) validateHooks() error {
 			for _, r := range m.chains[c].src.Rules {
 				for _, e := range r.Exprs {
 					if err := hookAllows(e, t.Family, bc.src.Hook); err != nil {
-						return &LoadError{Family: t.Family, Table: t.Name, Chain: m.chains[c].src.Name, Handle: r.Handle, Expr: e.Name(), Err: err}
+						// A validate error names no attribute (nft then
+						// shows the whole rule), unlike an init error.
+						return &LoadError{Family: t.Family, Table: t.Name, Chain: m.chains[c].src.Name, Handle: r.Handle, Err: err}
 					}
 				}
 			}
