@@ -355,7 +355,7 @@ func (m *machine) advance(now int64) {
 			m.sets[i].s.GC(m.ct, now)
 		}
 	}
-	if m.flow.live > 0 || (!m.flow.gcInit && len(m.flow.tables) > 0) {
+	if m.flow.live > 0 {
 		m.flowAdvance(now)
 	}
 	if m.ct != nil && m.ctActive {

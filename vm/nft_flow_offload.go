@@ -75,12 +75,14 @@ type flowtable struct {
 type flowState struct {
 	tables []flowtable
 	live   int
-	// gcBase and gcNext are replay times (ns): the gc work runs at
-	// gcBase + k seconds; gcNext is the next run that can change anything.
-	gcBase, gcNext int64
-	gcInit         bool
-	tcpTimeout     uint32 // jiffies
-	udpTimeout     uint32
+	// gcNext is the next gc run (replay time, ns) that can change
+	// anything. The gc work runs every second; its phase is the
+	// replay clock's whole seconds, the same for every machine of a
+	// sharded replay (the kernel's is wherever the flowtable's creation
+	// put it).
+	gcNext     int64
+	tcpTimeout uint32 // jiffies
+	udpTimeout uint32
 }
 
 // loadFlowtables registers the table's flowtables: the ingress hook on each
@@ -488,24 +490,22 @@ func (m *machine) flowTeardown(f *flowEntry, now int64) {
 	m.flowGCSoon(now)
 }
 
-// flowGCSoon makes the gc run at its next tick after now.
+// flowGCSoon makes the gc run at its next tick after now (a gcNext at or
+// before now is stale: advance ran every tick up to now).
 func (m *machine) flowGCSoon(now int64) {
 	fs := &m.flow
-	if !fs.gcInit {
-		fs.gcInit, fs.gcBase, fs.gcNext = true, now, now+1e9
-		return
-	}
-	if t := fs.tickAfter(now); t < fs.gcNext {
+	if t := tickAfter(now); fs.gcNext <= now || t < fs.gcNext {
 		fs.gcNext = t
 	}
 }
 
 // tickAfter is the first gc run strictly after t.
-func (fs *flowState) tickAfter(t int64) int64 {
-	if t < fs.gcBase {
-		return fs.gcBase
+func tickAfter(t int64) int64 {
+	q := t / 1e9
+	if t < 0 && t%1e9 != 0 {
+		q--
 	}
-	return fs.gcBase + ((t-fs.gcBase)/1e9+1)*1e9
+	return (q + 1) * 1e9
 }
 
 // flowAdvance runs the flowtable gc work at each of its one-second ticks
@@ -517,19 +517,13 @@ func (fs *flowState) tickAfter(t int64) int64 {
 // Ref: net/netfilter/nf_flow_table_core.c — nf_flow_offload_work_gc, nf_flow_offload_gc_step
 func (m *machine) flowAdvance(now int64) {
 	fs := &m.flow
-	if !fs.gcInit {
-		if len(fs.tables) > 0 {
-			fs.gcInit, fs.gcBase, fs.gcNext = true, now, now+1e9
-		}
-		return
-	}
 	for fs.live > 0 && fs.gcNext <= now {
 		t := fs.gcNext
 		next := m.flowGC(t)
 		if next <= t {
 			next = t + 1
 		}
-		fs.gcNext = fs.tickAfter(next - 1)
+		fs.gcNext = tickAfter(next - 1)
 	}
 }
 

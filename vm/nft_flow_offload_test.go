@@ -213,7 +213,7 @@ func TestFlowOffloadTCP(t *testing.T) {
 	}
 	// The flow's deadline is its creation (packet 2 at 20 ms; later
 	// packets moved it by less than a second, which flow_offload_refresh
-	// ignores) + 30 s; the gc ticks every second from the first packet.
+	// ignores) + 30 s; the gc runs at every whole second of the replay clock.
 	for _, tc := range []struct {
 		at   int64 // ms
 		want string
