@@ -219,7 +219,8 @@ func flowOffloadAllowed(fam ruleset.Family, h *ruleset.ChainHook) error {
 // BREAKs (the rule goes no further) when it cannot: IPv4 options, no
 // conntrack entry, a protocol other than TCP, UDP and keyless GRE
 // without NAT, a TCP segment with FIN or RST or a connection that is not
-// ESTABLISHED and ASSURED, SEQ_ADJUST or NAT_CLASH, an unconfirmed entry
+// ESTABLISHED and ASSURED, a conntrack helper, SEQ_ADJUST or NAT_CLASH, an
+// unconfirmed entry
 // (the first packet of a connection), one already offloaded, or a flow
 // whose tuples are still in the flowtable (torn down, awaiting gc).
 //
@@ -267,6 +268,9 @@ func (m *machine) flowOffload(fi int) bool {
 	}
 	if c.Status&(ct.StatusSeqAdjust|ct.StatusNATClash) != 0 || c.Status&ct.StatusConfirmed == 0 {
 		return false
+	}
+	if m.ct.Helper(c) != nil {
+		return false // nf_ct_ext_exist(ct, NF_CT_EXT_HELPER)
 	}
 	if c.Status&ct.StatusOffload != 0 {
 		return false

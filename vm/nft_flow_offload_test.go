@@ -502,3 +502,47 @@ func TestFlowOffloadNoAllocs(t *testing.T) {
 		t.Errorf("%v allocations per offloaded packet", allocs)
 	}
 }
+
+// TestFlowOffloadHelper: a connection with a conntrack helper is never
+// offloaded (the helper must see its packets): every packet passes the
+// forward chain.
+//
+// Ref: nft_flow_offload_eval (nf_ct_ext_exist(ct, NF_CT_EXT_HELPER)).
+func TestFlowOffloadHelper(t *testing.T) {
+	src := `table inet f {
+	ct helper ftp-standard { type "ftp" protocol tcp; }
+	flowtable ft {
+		hook ingress priority filter
+		devices = { wan, lan }
+	}
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		tcp dport 80 ct helper set "ftp-standard"
+		meta l4proto tcp flow add @ft
+		counter
+	}
+}`
+	c, err := compiler.CompileSource("fth.nft", []byte(src), compiler.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(c.Ruleset, Config{Host: routerHost(), CT: ct.DefaultConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := tcpConversation()
+	for i := range steps {
+		steps[i].decided = "forward:policy"
+	}
+	runSteps(t, m, steps)
+	for _, tb := range m.Snapshot(ftT0 + 80e6).Tables {
+		for _, e := range tb.Chains[0].Rules[2].Exprs {
+			if x, ok := e.(*ruleset.Counter); ok && x.Packets != 9 {
+				t.Errorf("forward counter %d, want all 9 packets", x.Packets)
+			}
+		}
+	}
+	if got := ctList(t, m, ftT0+80e6); strings.Contains(got, "OFFLOAD") {
+		t.Errorf("conntrack -L: %s, want no [OFFLOAD]", got)
+	}
+}
