@@ -546,3 +546,39 @@ func TestFlowOffloadHelper(t *testing.T) {
 		t.Errorf("conntrack -L: %s, want no [OFFLOAD]", got)
 	}
 }
+
+// TestFlowOffloadTCPIdle: an established flow that goes idle (no FIN) is
+// torn down by the gc 30 s after its last refresh; its entry is ASSURED
+// again and keeps the day-long timeout, because ESTABLISHED's 5 days less
+// the 30 s idle time is longer (flow_offload_fixup_ct only shortens).
+//
+// Ref: nf_flow_offload_gc_step; flow_offload_fixup_ct.
+func TestFlowOffloadTCPIdle(t *testing.T) {
+	m := ftMachine(t, "wan, lan", "", nil)
+	runSteps(t, m, tcpConversation()[:6])
+	for _, tc := range []struct {
+		at   int64 // ms
+		want string
+	}{
+		{30_900, "86369 ESTABLISHED src=203.0.113.10 dst=198.51.100.20 sport=40000 dport=80 src=198.51.100.20 dst=203.0.113.10 sport=80 dport=40000 [OFFLOAD]"},
+		{31_000, "86369 ESTABLISHED src=203.0.113.10 dst=198.51.100.20 sport=40000 dport=80 src=198.51.100.20 dst=203.0.113.10 sport=80 dport=40000 [ASSURED]"},
+	} {
+		now := ftT0 + tc.at*1e6
+		m.Advance(now)
+		if got := ctList(t, m, now); !strings.Contains(got, tc.want) {
+			t.Errorf("at %d ms: conntrack -L %q, want %q", tc.at, got, tc.want)
+		}
+	}
+	// Offloaded again by the next packet that passes the forward chain:
+	// the flow is gone from the flowtable, so the client's next segment
+	// takes the classic path and re-offloads the connection.
+	now := ftT0 + 32_000e6
+	m.Advance(now)
+	res := m.Receive(pkt(t, tcpSeg(true, "PA", 1101, 500301, 10)), "", now)
+	if decided(res) != "forward:policy" {
+		t.Errorf("first packet after the teardown decided by %s, want the forward chain", decided(res))
+	}
+	if got := ctList(t, m, now); !strings.Contains(got, "[OFFLOAD]") {
+		t.Errorf("conntrack -L: %s, want offloaded again", got)
+	}
+}
