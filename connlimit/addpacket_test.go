@@ -9,10 +9,10 @@ import "testing"
 func TestAddPacket(t *testing.T) {
 	const ms = int64(1_000_000)
 	type op struct {
-		tuple     int
-		confirmed bool
-		at        int64 // ns
-		want      uint32
+		tuple int
+		conn  Conn
+		at    int64 // ns
+		want  uint32
 	}
 	tests := []struct {
 		name  string
@@ -21,19 +21,23 @@ func TestAddPacket(t *testing.T) {
 		ops   []op
 	}{
 		{"new connection added twice in one jiffy counts twice",
-			fakeTable{}, true, []op{{1, false, 0, 1}, {1, false, 0, 2}}},
+			fakeTable{}, true, []op{{1, ConnNew, 0, 1}, {1, ConnNew, 0, 2}}},
 		{"new connection in a later jiffy is scanned and deduplicated",
-			fakeTable{tup(1): false}, false, []op{{1, false, 0, 1}, {1, false, 10 * ms, 1}}},
+			fakeTable{tup(1): false}, false, []op{{1, ConnNew, 0, 1}, {1, ConnNew, 10 * ms, 1}}},
 		{"a scan in this jiffy hides gone entries from the next add",
-			fakeTable{}, false, []op{{1, false, 0, 1}, {2, false, 1 * ms, 2}}},
+			fakeTable{}, false, []op{{1, ConnNew, 0, 1}, {2, ConnNew, 1 * ms, 2}}},
 		{"a later jiffy evicts them",
-			fakeTable{}, false, []op{{1, false, 0, 1}, {2, false, 10 * ms, 1}}},
-		{"confirmed is not added, only collected",
-			fakeTable{tup(1): false, tup(2): true}, false, []op{{1, false, 0, 1}, {2, false, 10 * ms, 2}, {1, true, 20 * ms, 1}}},
-		{"confirmed in the jiffy of the last scan collects nothing",
-			fakeTable{tup(1): false, tup(2): true}, false, []op{{1, false, 0, 1}, {2, false, 10 * ms, 2}, {1, true, 11 * ms, 2}}},
-		{"confirmed and absent from the list is not added",
-			fakeTable{tup(1): false}, false, []op{{1, true, 0, 0}}},
+			fakeTable{}, false, []op{{1, ConnNew, 0, 1}, {2, ConnNew, 10 * ms, 1}}},
+		{"established is not added, only collected",
+			fakeTable{tup(1): false, tup(2): true}, false, []op{{1, ConnNew, 0, 1}, {2, ConnNew, 10 * ms, 2}, {1, ConnEstablished, 20 * ms, 1}}},
+		{"established in the jiffy of the last scan collects nothing",
+			fakeTable{tup(1): false, tup(2): true}, false, []op{{1, ConnNew, 0, 1}, {2, ConnNew, 10 * ms, 2}, {1, ConnEstablished, 11 * ms, 2}}},
+		{"established and absent from the list is not added",
+			fakeTable{tup(1): false}, false, []op{{1, ConnEstablished, 0, 0}}},
+		{"confirmed but not established is scanned and added",
+			fakeTable{tup(1): false}, false, []op{{1, ConnConfirmed, 0, 1}, {1, ConnConfirmed, 0, 1}}},
+		{"confirmed stops at its own tuple, leaving closed entries behind it",
+			fakeTable{tup(1): false, tup(2): false}, false, []op{{1, ConnNew, 0, 1}, {2, ConnNew, 10 * ms, 2}, {1, ConnConfirmed, 20 * ms, 2}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,7 +47,7 @@ func TestAddPacket(t *testing.T) {
 				l.Init(0)
 			}
 			for i, o := range tc.ops {
-				n, ok := l.AddPacket(nil, tup(o.tuple), 0, o.confirmed, o.at)
+				n, ok := l.AddPacket(nil, tup(o.tuple), 0, o.conn, o.at)
 				if !ok || n != o.want {
 					t.Fatalf("op %d: AddPacket = %d, %v; want %d, true", i, n, ok, o.want)
 				}

@@ -5,9 +5,9 @@
 // The behaviour is that of the 6.18 target kernel: an add scans the saved
 // tuples, drops those whose conntrack entry is gone or TCP TIME_WAIT/CLOSE,
 // and does not add a tuple that is already there — except that a packet of
-// an already confirmed connection is never added (the list is only
-// collected) and a list scanned in the current jiffy is not scanned again
-// (see AddPacket, which the VM uses).
+// an assured or established connection is never added (the list is only
+// collected) and a new connection's add does not scan a list scanned in the
+// current jiffy (see AddPacket, which the VM uses).
 package connlimit
 
 import "github.com/nftgo/nftgo/ct"
@@ -34,11 +34,33 @@ type List struct {
 	lastGCSet bool
 }
 
+// Conn is what nf_conncount_add_skb knows of the packet's connection.
+type Conn uint8
+
+const (
+	// ConnNew: no conntrack entry, or one not confirmed yet (the first
+	// packet of a connection).
+	ConnNew Conn = iota
+	// ConnConfirmed: a confirmed entry that is neither ASSURED nor seen
+	// with an original-direction established packet (a SYN-ACK, a
+	// retransmitted SYN, a reply before the connection is assured).
+	ConnConfirmed
+	// ConnEstablished: a confirmed entry that is ASSURED, or a packet
+	// whose ctinfo is IP_CT_ESTABLISHED.
+	ConnEstablished
+)
+
 // jiffy is the jiffy counter at now (ns) with the target kernel's HZ=250
 // (CONFIG_HZ of the 6.18 kernel the scenarios are recorded on). Only
 // equality matters: two evaluations for the same packet are always in
 // the same jiffy, packets 4 ms or more apart never are.
-func jiffy(now int64) int64 { return now / 4_000_000 }
+func jiffy(now int64) int64 {
+	const ns = 4_000_000
+	if now < 0 {
+		return (now - ns + 1) / ns
+	}
+	return now / ns
+}
 
 // Init is nf_conncount_list_init for a list created while a packet is
 // evaluated (a dynamic set element's ct count, nft_connlimit_clone): it
@@ -52,30 +74,29 @@ func (l *List) Init(now int64) {
 
 // AddPacket is nft_connlimit_do_eval's add of the packet's connection, as
 // the 6.18 target kernel does it (nf_conncount_add_skb):
-//   - a connection already confirmed (any packet after the first of a
-//     flow) is not added: the add returns -EEXIST and nft_connlimit runs
-//     nf_conncount_gc_list instead, which evicts every gone or TCP
-//     TIME_WAIT/CLOSE entry, unless the list was scanned in this jiffy;
-//   - an unconfirmed one (the first packet) is appended WITHOUT looking at
-//     the saved tuples when the list was scanned in this jiffy — so two
-//     `ct count` adds of one list for the same new packet (two rules adding
-//     to the same dynamic set element) count it twice;
-//   - otherwise the saved tuples are scanned as Add does, the jiffy noted.
-//
-// The kernel skips the -EEXIST shortcut for packets received on loopback;
-// the replay's hosts have no loopback traffic.
+//   - ConnEstablished is not added: the add returns -EEXIST and
+//     nft_connlimit runs nf_conncount_gc_list instead, which evicts every
+//     gone or TCP TIME_WAIT/CLOSE entry, unless the list was scanned in
+//     this jiffy;
+//   - ConnNew is appended WITHOUT looking at the saved tuples when the list
+//     was scanned (or created) in this jiffy — so two `ct count` adds of
+//     one list for the same new packet (two rules adding to the same
+//     dynamic set element) count it twice;
+//   - otherwise (ConnConfirmed always) the saved tuples are scanned as Add
+//     does and the jiffy noted when the scan ran to its end.
 //
 // Ref: net/netfilter/nf_conncount.c — __nf_conncount_add, nf_conncount_gc_list; nft_connlimit.c — nft_connlimit_do_eval
-func (l *List) AddPacket(t *ct.Table, tup ct.Tuple, zone uint16, confirmed bool, now int64) (count uint32, ok bool) {
+func (l *List) AddPacket(t *ct.Table, tup ct.Tuple, zone uint16, c Conn, now int64) (count uint32, ok bool) {
 	j := jiffy(now)
-	if confirmed {
-		if !(l.lastGCSet && l.lastGC == j) {
+	same := l.lastGCSet && l.lastGC == j
+	switch {
+	case c == ConnEstablished:
+		if !same {
 			l.GC(t, now)
 			l.lastGC, l.lastGCSet = j, true
 		}
 		return uint32(len(l.conns)), true
-	}
-	if l.lastGCSet && l.lastGC == j {
+	case c == ConnNew && same:
 		if len(l.conns) >= 1<<31-1 {
 			return uint32(len(l.conns)), false
 		}

@@ -20,10 +20,16 @@ func (m *machine) connlimitEval(in *insn) {
 func (m *machine) connlimitDo(l *connlimit.List, limit, flags uint32) {
 	var tup ct.Tuple
 	var zone uint16
-	confirmed := false
+	state := connlimit.ConnNew
 	if c := m.conn; c != nil {
 		tup, zone = c.Orig(), c.Zone
-		confirmed = c.Status&ct.StatusConfirmed != 0
+		switch {
+		case c.Status&ct.StatusConfirmed == 0:
+		case c.Status&ct.StatusAssured != 0 || m.info == ct.Established:
+			state = connlimit.ConnEstablished
+		default:
+			state = connlimit.ConnConfirmed
+		}
 	} else {
 		var ok bool
 		tup, ok = ct.TupleOf(m.pkt)
@@ -31,16 +37,18 @@ func (m *machine) connlimitDo(l *connlimit.List, limit, flags uint32) {
 			m.verdict = ruleset.VerdictDrop
 			return
 		}
-		// No conntrack attached (a chain before conntrack, notrack): the
-		// connection is looked up by the packet's tuple, and one found is
-		// confirmed (get_ct_or_tuple_from_skb).
+		// No conntrack attached (a chain before conntrack, notrack, an
+		// invalid packet): the connection is looked up by the packet's
+		// tuple (get_ct_or_tuple_from_skb); one found is confirmed, and
+		// the skb's ctinfo without a conntrack reads as
+		// IP_CT_ESTABLISHED.
 		if m.ct != nil {
 			if c := m.ct.Find(tup, 0, m.now); c != nil {
-				tup, zone, confirmed = c.Orig(), c.Zone, true
+				tup, zone, state = c.Orig(), c.Zone, connlimit.ConnEstablished
 			}
 		}
 	}
-	count, ok := l.AddPacket(m.ct, tup, zone, confirmed, m.now)
+	count, ok := l.AddPacket(m.ct, tup, zone, state, m.now)
 	if !ok {
 		m.verdict = ruleset.VerdictDrop
 		return

@@ -21,6 +21,7 @@ var (
 	seed    = flag.Int64("difffuzz.seed", 1, "seed of the first scenario; scenario i uses seed+i")
 	out     = flag.String("difffuzz.out", "/tmp/difffuzz", "directory receiving every reproducible mismatch as a scenario directory")
 	showAll = flag.Bool("difffuzz.v", false, "log every scenario's result, not only mismatches")
+	recheck = flag.String("difffuzz.recheck", "", "TestRecheck compares nftgo again with every kept mismatch (a directory of scenario directories with kernel.golden, as -difffuzz.out writes); no root needed")
 	dump    = flag.String("difffuzz.dump", "", "TestGenerate also writes the first -difffuzz.n cases (from -difffuzz.seed) here as scenario directories")
 )
 
@@ -173,6 +174,65 @@ func TestDiff(t *testing.T) {
 	}
 	t.Logf("difffuzz: %d scenarios run (seeds %d..%d), %d rejected by both, %d mismatched (reproducible), %d not reproducible in the kernel; by aspect %v; %v",
 		ran, *seed, *seed+int64(*n)-1, loadErrBoth, mismatched, flaky, byAspect, time.Since(start).Round(time.Second))
+}
+
+// TestRecheck replays every kept mismatch below -difffuzz.recheck through
+// the current nftgo and reports which still differ from their recorded
+// kernel result, so fixes can be checked without root.
+func TestRecheck(t *testing.T) {
+	if *recheck == "" {
+		t.Skip("SKIP: set -difffuzz.recheck DIR to compare nftgo with kept mismatches")
+	}
+	bin := os.Getenv("NFTGO_BIN")
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "nftgo")
+		if o, err := exec.Command("go", "build", "-o", bin, "../../cmd/nftgo").CombinedOutput(); err != nil {
+			t.Fatalf("cmd/nftgo does not build: %v\n%s", err, o)
+		}
+	}
+	cand := scenario.Binary{Path: bin}
+	scs, err := scenario.LoadAll(*recheck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	still := 0
+	for _, s := range scs {
+		want, err := scenario.ReadGolden(s.GoldenPath())
+		if err != nil {
+			// a hand-made variant without a golden: record it (root)
+			if kernel.Missing() != "" {
+				t.Logf("%s: no kernel.golden and no kernel to record one", s.Name)
+				continue
+			}
+			g, _, rerr := scenario.Regenerate(s, 3)
+			if rerr != nil {
+				t.Errorf("%s: kernel not reproducible: %v", s.Name, firstLine(rerr.Error()))
+				continue
+			}
+			os.WriteFile(s.GoldenPath(), g.Marshal(), 0o644)
+			want = g
+		}
+		if err := writePcap(s.Dir); err != nil {
+			t.Fatal(err)
+		}
+		got, err := cand.Run(s.Params, s.RulesetPath(), s.PcapPath())
+		if err != nil {
+			got = &scenario.Golden{LoadError: "nftgo failed: " + err.Error()}
+		}
+		if d := scenario.Diff(want, got, scenario.DiffOptions{Candidate: true}); len(d) > 0 {
+			still++
+			var aspects []string
+			for a := range d {
+				aspects = append(aspects, a)
+			}
+			sort.Strings(aspects)
+			t.Errorf("%s: still differs in %s", s.Name, strings.Join(aspects, ", "))
+			os.WriteFile(filepath.Join(s.Dir, "diff-now.txt"), []byte(scenario.FormatDiff(d)), 0o644)
+		} else {
+			t.Logf("%s: now matches the kernel", s.Name)
+		}
+	}
+	t.Logf("recheck: %d of %d kept mismatches still differ", still, len(scs))
 }
 
 // writePcap writes the scenario in dir's traffic to dir/packets.pcap, for
