@@ -145,6 +145,10 @@ type machine struct {
 	pkttype   uint8
 	untracked bool
 	replying  bool // sending a reject's reply: no reply to it
+	// replyCt is the conntrack a reply the kernel builds carries from the
+	// packet it answers (synproxy's SYN/ACK: nf_ct_set of the SYN's), taken
+	// over by the reply's begin.
+	replyCt replyAttach
 	// pendingErr is an ICMP error the IP layer sends for the current
 	// packet (TTL exceeded), sent when its traversal ends.
 	pendingErr []byte

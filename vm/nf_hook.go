@@ -20,6 +20,10 @@ func (m *machine) begin(p *packet.Packet, now int64) {
 	m.pkttype = pktType(p)
 	m.in, m.out = nil, nil
 	m.res = Result{Verdict: ruleset.VerdictAccept, CtState: CtStateInvalid, CtDirection: -1}
+	if m.replying && m.replyCt.set {
+		m.conn, m.info, m.untracked = m.replyCt.conn, m.replyCt.info, m.replyCt.untracked
+	}
+	m.replyCt = replyAttach{}
 	m.nfproto = p.NFProto
 	if p.NFProto == packet.NFProtoIPv6 {
 		m.af = af6

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/bits"
 
+	"github.com/nftgo/nftgo/ct"
 	"github.com/nftgo/nftgo/packet"
 	"github.com/nftgo/nftgo/ruleset"
 )
@@ -41,6 +42,14 @@ type synproxyOpts struct {
 	mssEncode uint16
 	tsval     uint32
 	tsecr     uint32
+}
+
+// replyAttach is a conntrack attachment handed to the reply being sent.
+type replyAttach struct {
+	set       bool
+	conn      *ct.Conn
+	info      ct.Info
+	untracked bool
 }
 
 // synproxyInfoOf reads the statement's attributes from the netlink debug
@@ -117,8 +126,8 @@ func synproxyHooks(fam ruleset.Family, h *ruleset.ChainHook) error {
 // number is a SYN cookie and steals the SYN; a later ACK carrying a valid
 // cookie makes it send the SYN to the server (and steals the ACK), an ACK
 // with any other number is dropped. Segments with neither flag go on. A
-// segment whose checksum is wrong, or whose header or options are cut
-// short, is dropped.
+// segment whose checksum is wrong (nearly every IPv6 one, see
+// tcpChecksumOK), or whose header or options are cut short, is dropped.
 //
 // The answer leaves like a reject's reply (through output and
 // postrouting, in Result.Reply). The synproxy hooks that then splice the
@@ -138,8 +147,7 @@ func (m *machine) synproxyEval(si *synproxyInfo) {
 		m.verdict = ruleset.VerdictBreak
 		return
 	}
-	if p.FragOff != 0 || !tcpChecksumOK(p, v4) {
-		// nf_ip_checksum / nf_ip6_checksum fail.
+	if p.FragOff != 0 || !tcpChecksumOK(p) {
 		m.verdict = ruleset.VerdictDrop
 		return
 	}
@@ -169,6 +177,14 @@ func (m *machine) synproxyEval(si *synproxyInfo) {
 			opts.options &^= synOptWscale | synOptSackPerm | synOptECN
 		}
 		m.pendingErr = m.synproxyClientSynack(p, th, &opts, v4)
+		// synproxy_send_tcp: the SYN/ACK carries the SYN's conntrack entry
+		// as IP_CT_ESTABLISHED_REPLY (output's conntrack leaves it alone,
+		// confirm skips a reply direction). An untracked SYN has no entry
+		// (skb_nfct is NULL): its SYN/ACK meets conntrack afresh, which
+		// finds it invalid (measured: synproxy-recipe, synproxy-tracked).
+		if m.conn != nil {
+			m.replyCt = replyAttach{set: true, conn: m.conn, info: ct.EstablishedReply}
+		}
 		m.verdict = ruleset.VerdictStolen
 	case flags&0x10 != 0:
 		if b := m.synproxyRecvClientAck(p, th, &opts, v4); b != nil {
@@ -180,26 +196,24 @@ func (m *machine) synproxyEval(si *synproxyInfo) {
 	}
 }
 
-// tcpChecksumOK verifies the TCP checksum over the pseudo-header, as
-// nf_ip_checksum does for a segment without a verified checksum.
+// tcpChecksumOK is the nf_ip_checksum call of nft_synproxy_do_eval for a
+// segment without a verified checksum (CHECKSUM_NONE, as from a tun or a
+// capture): the whole segment with a pseudo-header built from ip_hdr(skb)
+// — for IPv6 too, where the IPv4 source and destination fields fall on
+// bytes 12 to 19 of the IPv6 header, the middle of its source address. An
+// IPv6 segment therefore fails unless that happens to sum like its real
+// pseudo-header, and synproxy drops it (measured on 6.18: an IPv6 SYN gets
+// no SYN/ACK).
 //
-// Ref: net/netfilter/utils.c — nf_ip_checksum, nf_ip6_checksum.
-func tcpChecksumOK(p *packet.Packet, v4 bool) bool {
+// Ref: net/netfilter/utils.c — nf_ip_checksum.
+func tcpChecksumOK(p *packet.Packet) bool {
 	nh := p.Network()
-	seg := p.Data[p.ThOff:]
-	var s uint32
-	if v4 {
-		if len(nh) < 20 {
-			return false
-		}
-		s = csumPartial(nh[12:20], 0)
-	} else {
-		if len(nh) < 40 {
-			return false
-		}
-		s = csumPartial(nh[8:40], 0)
+	if len(nh) < 20 || p.ThOff > len(p.Data) {
+		return false
 	}
+	seg := p.Data[p.ThOff:]
 	n := uint32(len(seg))
+	s := csumPartial(nh[12:20], 0)
 	s = csumPartial(seg, s)
 	s += n>>16 + n&0xffff + packet.ProtoTCP
 	return csumFold(s) == 0
