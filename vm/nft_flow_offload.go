@@ -107,7 +107,9 @@ func (l *loader) loadFlowtables() error {
 		switch t.Family {
 		case ruleset.FamilyIPv4, ruleset.FamilyIPv6, ruleset.FamilyINet:
 		default:
-			return lerr(errAFNoSupport)
+			// No flowtable type for the family (nft_flowtable_type_get
+			// finds none, the module request fails).
+			return lerr(errNoEnt)
 		}
 		for i := range fs.tables {
 			if fs.tables[i].table == l.ti && fs.tables[i].name == o.Name {

@@ -419,9 +419,14 @@ func TestFlowOffloadLoad(t *testing.T) {
 		{"hook other than ingress", ft(ruleset.ObjectAttr{Key: "hook", Value: "egress"}), ruleset.HookForward, offload, errNotSupp},
 		{"hardware offload", ft(append(ingress, ruleset.ObjectAttr{Key: "flags", Value: "offload"})...), ruleset.HookForward, offload, errNotSupp},
 		{"counter flag", ft(append(ingress, ruleset.ObjectAttr{Key: "flags", Value: "counter"})...), ruleset.HookForward, offload, nil},
+		// nft_flowtable_type_get: flowtable types exist for ip, ip6 and inet.
+		{"netdev table", ft(ingress...), ruleset.HookForward, nil, errNoEnt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tb := table(ruleset.FamilyINet, "f", base("c", tc.hook, 0, ruleset.VerdictAccept, r(2, tc.expr)))
+			if tc.expr == nil {
+				tb = table(ruleset.FamilyNetdev, "f")
+			}
 			tb.Objects = []*ruleset.Object{tc.obj}
 			_, err := New(&ruleset.Ruleset{Tables: []*ruleset.Table{tb}}, Config{Host: routerHost(), CT: ct.DefaultConfig()})
 			if !errors.Is(err, tc.err) && !(tc.err == nil && err == nil) {
