@@ -681,11 +681,16 @@ func (c *compiler) objectDecl(ts *tableState, kind string, name *syntax.Name, it
 	obj := &ruleset.Object{Kind: kind, Name: name.Text()}
 	var toks []tok
 	for _, it := range items {
-		toks = append(toks, tok{s: it.Key.Text(), kind: 'w', pos: it.Key.Pos, end: it.Key.Pos.Column + len(it.Key.Text()) - 1})
 		ts2, ok := c.flatten(it.Args)
 		if !ok {
 			return
 		}
+		if it.Key.Text() == "comment" && len(ts2) == 1 {
+			// NFTA_OBJ_USERDATA, printed first by obj_print_data.
+			obj.Comment = strings.Trim(ts2[0].s, `"`)
+			continue
+		}
+		toks = append(toks, tok{s: it.Key.Text(), kind: 'w', pos: it.Key.Pos, end: it.Key.Pos.Column + len(it.Key.Text()) - 1})
 		toks = append(toks, ts2...)
 	}
 	switch kind {
@@ -717,7 +722,7 @@ func (c *compiler) objectDecl(ts *tableState, kind string, name *syntax.Name, it
 		}
 		obj.Expr = r.exprs[0]
 	default:
-		obj.Attrs = append(obj.Attrs, ruleset.ObjectAttr{Key: "body", Value: c.objectBody(obj, kind, toks)})
+		obj.Attrs = append(obj.Attrs, ruleset.ObjectAttr{Key: "body", Value: c.objectBody(ts.t.Family, obj, kind, toks)})
 	}
 	obj.Handle = ts.handle()
 	ts.t.Objects = append(ts.t.Objects, obj)

@@ -168,16 +168,39 @@ func (r *rulectx) keyPrimary2(t tok) (*xexpr, bool) {
 		}), true
 	case "osf":
 		r.next()
+		// NFTA_OSF_TTL (NF_OSF_TTL_TRUE 0, LESS 1, NOCHECK 2) and
+		// NFTA_OSF_FLAGS (NFT_OSF_F_VERSION) reach the kernel but not
+		// libnftnl's debug print; netlink.go strips them.
+		ttl := 0
 		if r.accept("ttl") {
-			r.next()
+			switch tt := r.next(); tt.s {
+			case "loose":
+				ttl = 1
+			case "skip":
+				ttl = 2
+			default:
+				r.fail(tt, "invalid ttl option")
+				return nil, true
+			}
 		}
 		k := r.next()
 		if k.s != "name" && k.s != "version" {
 			r.fail(k, "syntax error, unexpected %s", k.s)
 			return nil, true
 		}
+		flags := 0
+		if k.s == "version" {
+			flags = 1
+		}
 		return r.genericKey(t, tString, 128, hostEndian, func(d ruleset.Register) ruleset.Expr {
-			return &ruleset.Generic{Kind: "osf", Body: fmt.Sprintf("dreg %d ", d)}
+			body := fmt.Sprintf("dreg %d ", d)
+			if ttl != 0 {
+				body += fmt.Sprintf("ttl %d ", ttl)
+			}
+			if flags != 0 {
+				body += "flags 1 "
+			}
+			return &ruleset.Generic{Kind: "osf", Body: body}
 		}), true
 	case "ipsec":
 		r.next()
@@ -221,22 +244,31 @@ func (r *rulectx) keyPrimary2(t tok) (*xexpr, bool) {
 func (r *rulectx) synproxyStmt() {
 	r.next()
 	mss, ws := "0", "0"
+	// flags are NF_SYNPROXY_OPT_*: the kernel keeps them (NFTA_SYNPROXY_FLAGS)
+	// though libnftnl's debug print leaves them out; netlink.go strips them.
+	var flags uint32
 	for !r.eof() {
 		switch t := r.peek(); t.s {
 		case "mss":
 			r.next()
 			mss = r.next().s
+			flags |= 0x1
 		case "wscale":
 			r.next()
 			ws = r.next().s
-		case "timestamp", "sack-perm":
+			flags |= 0x2
+		case "timestamp":
 			r.next()
+			flags |= 0x8
+		case "sack-perm":
+			r.next()
+			flags |= 0x4
 		default:
-			r.emit(&ruleset.Generic{Kind: "synproxy", Body: "mss " + mss + " wscale " + ws + " "})
+			r.emit(&ruleset.Generic{Kind: "synproxy", Body: fmt.Sprintf("mss %s wscale %s flags %d ", mss, ws, flags)})
 			return
 		}
 	}
-	r.emit(&ruleset.Generic{Kind: "synproxy", Body: "mss " + mss + " wscale " + ws + " "})
+	r.emit(&ruleset.Generic{Kind: "synproxy", Body: fmt.Sprintf("mss %s wscale %s flags %d ", mss, ws, flags)})
 }
 
 func (r *rulectx) tproxyStmt() {

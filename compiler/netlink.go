@@ -341,8 +341,8 @@ func writeExprBody(b *strings.Builder, e ruleset.Expr) {
 			if x.HasLevel {
 				fmt.Fprintf(b, "level %d ", x.Level)
 			}
-			for i, n := range []string{"tcpseq", "tcpopt", "ipopt", "uid", "macdecode"} {
-				if x.Flags&(1<<i) != 0 {
+			for i, n := range []string{"tcpseq", "tcpopt", "ipopt", "uid", "", "macdecode"} {
+				if n != "" && x.Flags&(1<<i) != 0 {
 					b.WriteString(n)
 					b.WriteByte(' ')
 				}
@@ -387,7 +387,7 @@ func writeExprBody(b *strings.Builder, e ruleset.Expr) {
 	case *ruleset.Fib, *ruleset.Rt, *ruleset.Socket, *ruleset.Dup, *ruleset.Fwd:
 		writeExt(b, x)
 	case *ruleset.Generic:
-		b.WriteString(x.Body)
+		writeGenericBody(b, x)
 	}
 }
 
@@ -463,4 +463,34 @@ func ctKeyName(k ruleset.CtKey) string {
 		return ctNames[k]
 	}
 	return "unknown"
+}
+
+// writeGenericBody prints a Generic expression's body as libnftnl does: osf
+// and synproxy carry attributes the kernel gets (osf ttl and flags, synproxy
+// flags) that libnftnl's snprintf leaves out.
+//
+// Ref: libnftnl src/expr/osf.c — nftnl_expr_osf_snprintf; src/expr/synproxy.c
+func writeGenericBody(b *strings.Builder, x *ruleset.Generic) {
+	var hidden []string
+	switch x.Kind {
+	case "osf":
+		hidden = []string{"ttl", "flags"}
+	case "synproxy":
+		hidden = []string{"flags"}
+	default:
+		b.WriteString(x.Body)
+		return
+	}
+	f := strings.Fields(x.Body)
+next:
+	for i := 0; i < len(f); i++ {
+		for _, h := range hidden {
+			if f[i] == h && i+1 < len(f) {
+				i++
+				continue next
+			}
+		}
+		b.WriteString(f[i])
+		b.WriteByte(' ')
+	}
 }

@@ -24,9 +24,93 @@ var ctTimeoutStates = map[string][]string{
 	"udp": {"unreplied", "replied"},
 }
 
+// objectAttrs records a non-expression object's attributes as the kernel
+// keeps them, in the order nft lists them: l3proto defaults to the table's
+// family (nft_ct_helper_obj_init, nft_ct_timeout_obj_init and
+// nft_ct_expect_obj_init take ctx->family without NFTA_*_L3PROTO), an
+// expectation's timeout is in milliseconds, a timeout policy lists its
+// states in kernel attribute order, and a synproxy object keeps its
+// timestamp/sack-perm flags.
+//
+// Ref: nftables src/rule.c — obj_print_data
+func objectAttrs(fam ruleset.Family, obj *ruleset.Object, kind string, toks []tok, get func(string) string) {
+	add := func(k, v string) {
+		if v != "" {
+			obj.Attrs = append(obj.Attrs, ruleset.ObjectAttr{Key: k, Value: v})
+		}
+	}
+	l3 := get("l3proto")
+	if l3 == "" {
+		l3 = fam.String()
+	}
+	switch kind {
+	case "ct helper":
+		add("type", get("type"))
+		add("protocol", get("protocol"))
+		add("l3proto", l3)
+	case "ct timeout":
+		add("protocol", get("protocol"))
+		add("l3proto", l3)
+		vals := ctTimeoutValues(toks)
+		var pol []string
+		for _, st := range ctTimeoutStates[get("protocol")] {
+			if v, ok := vals[st]; ok {
+				pol = append(pol, st+" : "+v)
+			}
+		}
+		add("policy", strings.Join(pol, ", "))
+	case "ct expectation":
+		add("protocol", get("protocol"))
+		add("dport", get("dport"))
+		if ms, err := parseTime(get("timeout")); err == nil && get("timeout") != "" {
+			add("timeout", fmt.Sprint(ms))
+		}
+		add("size", get("size"))
+		add("l3proto", l3)
+	case "synproxy":
+		add("mss", get("mss"))
+		add("wscale", get("wscale"))
+		var fl []string
+		for _, t := range toks {
+			if t.s == "timestamp" || t.s == "sack-perm" {
+				fl = append(fl, t.s)
+			}
+		}
+		sort.Sort(sort.Reverse(sort.StringSlice(fl)))
+		add("flags", strings.Join(fl, " "))
+	default:
+		for _, k := range []string{"type", "protocol", "l3proto", "dport", "timeout", "size", "mss", "wscale"} {
+			add(k, get(k))
+		}
+	}
+}
+
+// ctTimeoutValues reads a ct timeout policy block, `policy = { state : N, … }`.
+func ctTimeoutValues(toks []tok) map[string]string {
+	vals := map[string]string{}
+	for i, t := range toks {
+		if t.kind == '{' && i > 0 && toks[i-1].s == "=" {
+			for _, el := range t.set {
+				for _, w := range el {
+					if k, v, ok := strings.Cut(w.s, ":"); ok {
+						vals[k] = v
+					}
+				}
+				switch {
+				case len(el) == 3 && el[1].s == ":":
+					vals[el[0].s] = el[2].s
+				case len(el) == 2 && strings.HasSuffix(el[0].s, ":"):
+					vals[strings.TrimSuffix(el[0].s, ":")] = el[1].s
+				}
+			}
+		}
+	}
+	return vals
+}
+
 // objectBody renders the libnftnl text of a non-expression object from its
 // declaration tokens and records its attributes.
-func (c *compiler) objectBody(obj *ruleset.Object, kind string, toks []tok) string {
+func (c *compiler) objectBody(fam ruleset.Family, obj *ruleset.Object, kind string, toks []tok) string {
 	get := func(k string) string {
 		for i, t := range toks {
 			if t.s == k && i+1 < len(toks) {
@@ -50,11 +134,7 @@ func (c *compiler) objectBody(obj *ruleset.Object, kind string, toks []tok) stri
 	}
 	proto := get("protocol")
 	pnum := protocols()[proto]
-	for _, k := range []string{"type", "protocol", "l3proto", "dport", "timeout", "size", "mss", "wscale"} {
-		if v := get(k); v != "" {
-			obj.Attrs = append(obj.Attrs, ruleset.ObjectAttr{Key: k, Value: v})
-		}
-	}
+	objectAttrs(fam, obj, kind, toks, get)
 	switch kind {
 	case "ct helper":
 		return fmt.Sprintf("[ ct_helper name %s family %d protocol %d ]", get("type"), l3, pnum)
@@ -62,21 +142,7 @@ func (c *compiler) objectBody(obj *ruleset.Object, kind string, toks []tok) stri
 		ms, _ := parseTime(get("timeout"))
 		return fmt.Sprintf("[ ct_expect %sprotocol %d dport %s timeout %d size %s ]", famText, pnum, get("dport"), ms, get("size"))
 	case "ct timeout":
-		vals := map[string]string{}
-		for i, t := range toks {
-			if t.kind == '{' && i > 0 && toks[i-1].s == "=" {
-				for _, el := range t.set {
-					for _, w := range el {
-						if k, v, ok := strings.Cut(w.s, ":"); ok {
-							vals[k] = v
-						}
-					}
-					if len(el) == 3 && el[1].s == ":" {
-						vals[el[0].s] = el[2].s
-					}
-				}
-			}
-		}
+		vals := ctTimeoutValues(toks)
 		var b strings.Builder
 		for _, st := range ctTimeoutStates[proto] {
 			if v, ok := vals[st]; ok {

@@ -111,6 +111,19 @@ type rulectx struct {
 	// lastTok is the end of the rule, for "unexpected newline" errors.
 	lastTok tok
 	stmts   int
+	// protoKey and noMerge mark payload matches (by their Cmp) for the
+	// statement-level payload merge (merge.go): protoKey a match on a
+	// protocol key field (EXPR_F_PROTOCOL), noMerge one whose right side
+	// is no plain value in nft (a byte-aligned prefix).
+	protoKey, noMerge map[ruleset.Expr]bool
+}
+
+// markCmp records a property of the payload match whose Cmp was just emitted.
+func (r *rulectx) markCmp(m *map[ruleset.Expr]bool) {
+	if *m == nil {
+		*m = map[ruleset.Expr]bool{}
+	}
+	(*m)[r.exprs[len(r.exprs)-1]] = true
 }
 
 func (r *rulectx) peek() tok {
@@ -249,7 +262,7 @@ func (c *compiler) ruleToks(ts *tableState, ch *ruleset.Chain, toks []tok, cmd *
 	if r.bad {
 		return
 	}
-	r.exprs = mergePayloads(r.exprs)
+	r.exprs = mergePayloads(r.exprs, r.protoKey, r.noMerge)
 	r.nameAnon()
 	rule := &ruleset.Rule{Exprs: r.exprs, Comment: comment}
 	if c.stmts == nil {
@@ -615,8 +628,15 @@ func (r *rulectx) relational(lhs *xexpr) {
 			data = reverse(data)
 		}
 		r.emit(&ruleset.Cmp{Op: o, SReg: reg, Data: data})
+		if lhs.kind == xPayload && lhs.proto != nil && protoKeyField[lhs.proto.name] == lhs.fname {
+			r.markCmp(&r.protoKey)
+		}
 	}
 }
+
+// protoKeyField is each header's protocol key, the field whose payload
+// expressions carry EXPR_F_PROTOCOL. Ref: src/proto.c — .protocol_key.
+var protoKeyField = map[string]string{"ether": "type", "vlan": "type", "ip": "protocol", "ip6": "nexthdr", "arp": "ptype"}
 
 func cmpOp(op string) ruleset.CmpOp {
 	switch op {
@@ -652,12 +672,13 @@ func (r *rulectx) prefixCmp(lhs *xexpr, reg ruleset.Register, op string, v rval)
 		r.emit(&ruleset.Cmp{Op: cmpOp(op), SReg: reg, Data: v.from})
 		return
 	}
-	if plen%8 == 0 && lhs.mask == nil && lhs.order == bigEndian {
+	if plen%8 == 0 && plen > 0 && lhs.mask == nil && lhs.order == bigEndian {
 		// Shorten the load that was just emitted, or just the compare.
 		if p, ok := r.exprs[len(r.exprs)-1].(*ruleset.Payload); ok && lhs.kind == xPayload {
 			p.Len = uint32(plen / 8)
 		}
 		r.emit(&ruleset.Cmp{Op: cmpOp(op), SReg: reg, Data: v.from[:plen/8]})
+		r.markCmp(&r.noMerge)
 		return
 	}
 	mask := make([]byte, n)
@@ -840,6 +861,7 @@ func (r *rulectx) genDeps(x *xexpr) {
 		if r.l3 != "vlan" {
 			r.emit(&ruleset.Payload{Base: ruleset.BaseLink, Offset: 12, Len: 2, DReg: 1})
 			r.emit(&ruleset.Cmp{Op: ruleset.CmpEq, SReg: 1, Data: []byte{0x81, 0}})
+			r.markCmp(&r.protoKey)
 			r.l3 = "vlan"
 		}
 	case 3:
@@ -949,6 +971,16 @@ func (r *rulectx) needL3(name string, at tok) {
 		return
 	}
 	p := protos[name]
+	if r.ll && r.l3 == "" && (r.fam == ruleset.FamilyINet || r.fam == ruleset.FamilyNetdev) {
+		// `meta iiftype ether` made the link layer Ethernet: the network
+		// header's dependency is then `ether type`, not nfproto/protocol
+		// (meta_expr_pctx_update sets the LL base to proto_eth).
+		r.emit(&ruleset.Payload{Base: ruleset.BaseLink, Offset: 12, Len: 2, DReg: 1})
+		r.emit(&ruleset.Cmp{Op: ruleset.CmpEq, SReg: 1, Data: encodeU64(p.num, 2, bigEndian)})
+		r.markCmp(&r.protoKey)
+		r.l3 = name
+		return
+	}
 	switch r.fam {
 	case ruleset.FamilyINet:
 		switch name {
@@ -965,9 +997,11 @@ func (r *rulectx) needL3(name string, at tok) {
 		case r.l3 == "vlan":
 			r.emit(&ruleset.Payload{Base: ruleset.BaseLink, Offset: uint32(16 + 4*r.vlanDepth), Len: 2, DReg: 1})
 			r.emit(&ruleset.Cmp{Op: ruleset.CmpEq, SReg: 1, Data: encodeU64(p.num, 2, bigEndian)})
+			r.markCmp(&r.protoKey)
 		case r.viaL4 && r.fam == ruleset.FamilyBridge:
 			r.emit(&ruleset.Payload{Base: ruleset.BaseLink, Offset: 12, Len: 2, DReg: 1})
 			r.emit(&ruleset.Cmp{Op: ruleset.CmpEq, SReg: 1, Data: encodeU64(p.num, 2, bigEndian)})
+			r.markCmp(&r.protoKey)
 		default:
 			r.metaCmp(ruleset.MetaProtocol, encodeU64(p.num, 2, bigEndian))
 		}

@@ -217,7 +217,7 @@ func (r *rulectx) logStmt() {
 			f := r.next()
 			switch f.s {
 			case "all":
-				l.Flags |= 0x1f
+				l.Flags |= 0x2f // NF_LOG_MASK
 			case "tcp":
 				o := r.next()
 				for _, p := range strings.Split(o.s, ",") {
@@ -244,7 +244,7 @@ func (r *rulectx) logStmt() {
 			case "skuid":
 				l.Flags |= 8
 			case "ether":
-				l.Flags |= 0x10
+				l.Flags |= 0x20 // NF_LOG_MACDECODE
 			default:
 				r.fail(f, "syntax error, unexpected %s", f.s)
 				return

@@ -134,7 +134,7 @@ func (c *rctx) hash(x *ruleset.Hash) {
 		k.text(&b)
 		fmt.Fprintf(&b, " mod %d", x.Modulus)
 		j = append(j, jkv{"mod", x.Modulus})
-		if x.Seed != 0 {
+		if x.HasSeed {
 			fmt.Fprintf(&b, " seed 0x%x", x.Seed)
 		}
 		if x.HasSeed {
@@ -253,7 +253,7 @@ func (c *rctx) fwd(x *ruleset.Fwd) {
 }
 
 // generic decodes expressions the IR keeps as netlink debug text: xfrm
-// (ipsec), osf, tproxy; anything else prints as a comment.
+// (ipsec), osf, tproxy, synproxy; anything else prints as a comment.
 //
 // Ref: nftables src/xfrm.c — xfrm_expr_print; src/osf.c — osf_expr_print;
 // src/statement.c — tproxy_stmt_print
@@ -391,6 +391,51 @@ func (c *rctx) generic(g *ruleset.Generic) {
 			j = append(j, jkv{"port", p.json()})
 		}
 		c.emit(&plainStmt{s: b.String(), j: jobj{{"tproxy", j}}})
+		return
+	case "synproxy":
+		// mss N wscale N flags F (NF_SYNPROXY_OPT_*). nft 1.0.6 prints mss and
+		// wscale together when either option is set, and JSON only those set.
+		var mss, ws, flags uint64
+		for i := 0; i+1 < len(f); i++ {
+			v, _ := strconv.ParseUint(f[i+1], 0, 32)
+			switch f[i] {
+			case "mss":
+				mss = v
+			case "wscale":
+				ws = v
+			case "flags":
+				flags = v
+			}
+		}
+		var b strings.Builder
+		b.WriteString("synproxy")
+		j := jobj{}
+		if flags&0x3 != 0 {
+			fmt.Fprintf(&b, " mss %d wscale %d", mss, ws)
+		}
+		if flags&0x1 != 0 {
+			j = append(j, jkv{"mss", mss})
+		}
+		if flags&0x2 != 0 {
+			j = append(j, jkv{"wscale", ws})
+		}
+		var fl []any
+		if flags&0x8 != 0 {
+			b.WriteString(" timestamp")
+			fl = append(fl, "timestamp")
+		}
+		if flags&0x4 != 0 {
+			b.WriteString(" sack-perm")
+			fl = append(fl, "sack-perm")
+		}
+		if len(fl) > 0 {
+			j = append(j, jkv{"flags", fl})
+		}
+		var jv any = j
+		if len(j) == 0 {
+			jv = nil
+		}
+		c.emit(&plainStmt{s: b.String(), j: jobj{{"synproxy", jv}}})
 		return
 	}
 	c.emit(&plainStmt{s: "# unknown " + g.Kind, j: jobj{{"unknown", g.Kind}}})

@@ -364,25 +364,38 @@ func writeObject(w *bufio.Writer, o *ruleset.Object, opt Options) {
 		w.WriteString("\t\t" + strings.TrimPrefix(b.String(), "limit ") + "\n")
 	default:
 		for _, a := range objectAttrs(o) {
-			w.WriteString("\t\t" + a.Key + " " + a.Value + "\n")
+			w.WriteString("\t\t" + a.Key)
+			if a.Value != "" {
+				w.WriteString(" " + a.Value)
+			}
+			w.WriteString("\n")
 		}
 	}
 	w.WriteString("\t}\n")
 }
 
 // objectAttrs turns a non-expression object's attributes into listing
-// lines. An attribute "body" holding the libnftnl debug text of a ct
-// helper (`[ ct_helper name ftp family 0 protocol 6 ]`) is decoded;
-// placeholder "kind" attributes are skipped.
+// lines. The compiler records them in nft's order; an attribute "body"
+// (the libnftnl debug text) is decoded only for a ct helper without
+// attributes (an IR built by hand); "kind" placeholders are skipped.
 //
-// Ref: nftables src/rule.c — obj_print_data (NFT_OBJECT_CT_HELPER)
+// Ref: nftables src/rule.c — obj_print_data
 func objectAttrs(o *ruleset.Object) []ruleset.ObjectAttr {
-	var out []ruleset.ObjectAttr
+	attr := map[string]string{}
+	body := ""
 	for _, a := range o.Attrs {
-		if a.Key != "body" {
-			continue
+		attr[a.Key] = a.Value
+		if a.Key == "body" {
+			body = a.Value
 		}
-		f := strings.Fields(strings.Trim(a.Value, "[] "))
+	}
+	switch o.Kind {
+	case "ct helper":
+		if attr["type"] != "" {
+			return []ruleset.ObjectAttr{{Key: "type", Value: strconv.Quote(attr["type"]) + " protocol " + attr["protocol"]},
+				{Key: "l3proto", Value: attr["l3proto"]}}
+		}
+		f := strings.Fields(strings.Trim(body, "[] "))
 		if len(f) >= 7 && f[0] == "ct_helper" {
 			proto := map[string]string{"6": "tcp", "17": "udp"}[f[6]]
 			l3 := map[string]string{"2": "ip", "10": "ip6", "1": "inet", "0": "ip"}[f[4]]
@@ -390,8 +403,22 @@ func objectAttrs(o *ruleset.Object) []ruleset.ObjectAttr {
 				{Key: "l3proto", Value: l3}}
 		}
 	}
+	var out []ruleset.ObjectAttr
 	for _, a := range o.Attrs {
-		if a.Key != "kind" && a.Key != "body" {
+		switch {
+		case a.Key == "kind" || a.Key == "body":
+		case o.Kind == "ct timeout" && a.Key == "policy":
+			out = append(out, ruleset.ObjectAttr{Key: "policy", Value: "= { " + a.Value + " }"})
+		case o.Kind == "ct expectation" && a.Key == "timeout":
+			ms, err := strconv.ParseUint(a.Value, 10, 64)
+			if err != nil {
+				out = append(out, a)
+				continue
+			}
+			out = append(out, ruleset.ObjectAttr{Key: "timeout", Value: timeText(ms)})
+		case o.Kind == "synproxy" && a.Key == "flags":
+			out = append(out, ruleset.ObjectAttr{Key: a.Value})
+		default:
 			out = append(out, a)
 		}
 	}
