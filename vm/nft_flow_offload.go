@@ -567,7 +567,7 @@ func (m *machine) flowGC(t int64) int64 {
 			}
 			at(f.timeout)
 			d := f.conn.Deadline()
-			at(d - 5*60*ct.HZ)
+			at(d - 5*60*ct.HZ + 1) // under five minutes left: extend
 			at(d)
 		}
 	}

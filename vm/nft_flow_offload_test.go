@@ -587,3 +587,37 @@ func TestFlowOffloadTCPIdle(t *testing.T) {
 		t.Errorf("conntrack -L: %s, want offloaded again", got)
 	}
 }
+
+// TestFlowOffloadExtendTimeout: while a flow is offloaded, a packet that
+// takes the classic path (here the client's FIN, arriving on lan, which is
+// not a flowtable device) lets conntrack shorten the entry's timeout
+// (FIN_WAIT, 120 s); the gc's next run pushes it back up to the five
+// minutes an offloaded closing entry gets, and so at every run after.
+//
+// Ref: nf_flow_offload_gc_step; nf_flow_table_extend_ct_timeout;
+// nf_flow_table_tcp_timeout.
+func TestFlowOffloadExtendTimeout(t *testing.T) {
+	m := ftMachine(t, "wan", "", nil)
+	steps := tcpConversation()[:7]
+	for i, d := range []string{"forward:policy", "forward:policy", "forward:policy", "forward:policy", "none", "none", "forward:policy"} {
+		steps[i].decided = d
+	}
+	runSteps(t, m, steps)
+	for _, tc := range []struct {
+		at   int64 // ms
+		want string
+	}{
+		{999, "tcp      6 119 FIN_WAIT"},  // the FIN at 60 ms: 120 s
+		{1000, "tcp      6 300 FIN_WAIT"}, // the gc at 1 s
+		// Every run finds it under five minutes again and extends it:
+		// the last run before, at 30 s, left 300 s.
+		{30_999, "tcp      6 299 FIN_WAIT"},
+	} {
+		now := ftT0 + tc.at*1e6
+		m.Advance(now)
+		got := ctList(t, m, now)
+		if !strings.HasPrefix(got, tc.want) || !strings.Contains(got, "[OFFLOAD]") {
+			t.Errorf("at %d ms: conntrack -L %q, want %q … [OFFLOAD]", tc.at, got, tc.want)
+		}
+	}
+}
