@@ -621,3 +621,86 @@ func TestFlowOffloadExtendTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestFlowOffloadOtherFlows: IPv6 (the ipv6 hook, hop limit decremented),
+// GRE version 0 (no ports in the flow's key) and DNAT (a port forward: the
+// flow rewrites the destination one way and the source back the other).
+// In each, the third packet is the first the flowtable forwards.
+//
+// Ref: nf_flow_offload_ipv6_hook, nf_flow_tuple_ipv6; nf_flow_tuple_ip
+// (IPPROTO_GRE, GRE_VERSION_0); nft_flow_offload_eval (GRE without NAT);
+// nf_flow_dnat_ip, nf_flow_dnat_port.
+func TestFlowOffloadOtherFlows(t *testing.T) {
+	gre := []byte{0, 0, 0x08, 0, 0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8}
+	const dnat = `chain pre {
+		type nat hook prerouting priority dstnat; policy accept;
+		iifname "wan" tcp dport 8080 dnat ip to 203.0.113.10:80
+	}`
+	tcpTo := func(src, dst string, sp, dp uint16, flags string, seq, ack uint32) testpkt.Spec {
+		return testpkt.Spec{Src: src, Dst: dst, Proto: "tcp", Sport: sp, Dport: dp, Flags: flags, Seq: seq, Ack: ack, Window: 65535}
+	}
+	for _, tc := range []struct {
+		name  string
+		l4    string
+		nat   string
+		steps []step
+		// check inspects the last packet as it left.
+		check func(t *testing.T, p *packet.Packet)
+	}{
+		{"ipv6 udp", "udp", "", []step{
+			{0, testpkt.Spec{Src: "2001:db8:2::10", Dst: "2001:db8:1::20", Proto: "udp", Sport: 5000, Dport: 53}, "forward:policy", 63, "wan"},
+			{10, testpkt.Spec{Src: "2001:db8:1::20", Dst: "2001:db8:2::10", Proto: "udp", Sport: 53, Dport: 5000}, "forward:policy", 63, "lan"},
+			{20, testpkt.Spec{Src: "2001:db8:2::10", Dst: "2001:db8:1::20", Proto: "udp", Sport: 5000, Dport: 53}, "none", 63, "wan"},
+		}, nil},
+		{"gre", "gre", "", []step{
+			{0, testpkt.Spec{Src: ftClient, Dst: ftServer, Proto: "47", Payload: gre}, "forward:policy", 63, "wan"},
+			{10, testpkt.Spec{Src: ftServer, Dst: ftClient, Proto: "47", Payload: gre}, "forward:policy", 63, "lan"},
+			{20, testpkt.Spec{Src: ftClient, Dst: ftServer, Proto: "47", Payload: gre}, "none", 63, "wan"},
+		}, nil},
+		{"dnat", "tcp", dnat, []step{
+			{0, tcpTo(ftServer, "198.51.100.254", 40000, 8080, "S", 1000, 0), "forward:policy", 63, "lan"},
+			{10, tcpTo(ftClient, ftServer, 80, 40000, "SA", 500000, 1001), "forward:policy", 63, "wan"},
+			{20, tcpTo(ftServer, "198.51.100.254", 40000, 8080, "A", 1001, 500001), "forward:policy", 63, "lan"},
+			{30, tcpTo(ftClient, ftServer, 80, 40000, "PA", 500001, 1001), "none", 63, "wan"},
+		}, func(t *testing.T, p *packet.Packet) {
+			b := p.Network()
+			if !bytes.Equal(b[12:16], []byte{198, 51, 100, 254}) || binary.BigEndian.Uint16(b[20:]) != 8080 {
+				t.Errorf("reply leaves from %v:%d, want the forwarded address 198.51.100.254:8080", b[12:16], binary.BigEndian.Uint16(b[20:]))
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := strings.NewReplacer("%DEVS%", "wan, lan", "%NAT%", tc.nat, "{ tcp, udp }", tc.l4).Replace(ftRuleset)
+			c, err := compiler.CompileSource("ft.nft", []byte(src), compiler.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := New(c.Ruleset, Config{Host: routerHost(), CT: ct.DefaultConfig()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, st := range tc.steps {
+				p := pkt(t, st.spec)
+				now := ftT0 + st.at*1e6
+				m.Advance(now)
+				res := m.Receive(p, "", now)
+				if got := decided(res); got != st.decided || res.Out != st.out {
+					t.Errorf("packet %d: decided by %s out %q, want %s out %q", i, got, res.Out, st.decided, st.out)
+				}
+				hop := p.Network()[8]
+				if p.NFProto == packet.NFProtoIPv6 {
+					hop = p.Network()[7]
+				}
+				if hop != st.ttl {
+					t.Errorf("packet %d: ttl %d, want %d", i, hop, st.ttl)
+				}
+				if i == len(tc.steps)-1 && tc.check != nil {
+					tc.check(t, p)
+				}
+			}
+			if got := ctList(t, m, ftT0+30e6); !strings.Contains(got, "[OFFLOAD]") {
+				t.Errorf("conntrack -L: %s, want [OFFLOAD]", got)
+			}
+		})
+	}
+}
