@@ -145,6 +145,11 @@ func TestDiff(t *testing.T) {
 		if rerr != nil {
 			flaky++
 			t.Logf("%s: mismatch, but the kernel is not reproducible (not counted): %v", name, firstLine(rerr.Error()))
+			if *out != "" {
+				if keep, err := c.Write(*out, "flaky-"+name); err == nil {
+					os.WriteFile(filepath.Join(keep, "flaky.txt"), []byte(rerr.Error()), 0o644)
+				}
+			}
 			continue
 		}
 		if dd := scenario.Diff(want, g, scenario.DiffOptions{}); len(dd) > 0 {
@@ -206,7 +211,7 @@ func TestRecheck(t *testing.T) {
 			}
 			g, _, rerr := scenario.Regenerate(s, 3)
 			if rerr != nil {
-				t.Errorf("%s: kernel not reproducible: %v", s.Name, firstLine(rerr.Error()))
+				t.Errorf("%s: kernel not reproducible: %v", s.Name, rerr)
 				continue
 			}
 			os.WriteFile(s.GoldenPath(), g.Marshal(), 0o644)

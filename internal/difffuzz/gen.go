@@ -158,7 +158,9 @@ func (g *gen) table(t *table) {
 		fmt.Fprintf(w, "  chain %s {\n", u)
 		nr := 1 + g.r.Intn(4)
 		for j := 0; j < nr; j++ {
-			g.rule(t, hookCtx{hook: "forward", user: true, self: i, ct: true})
+			// "user": no reject (a user chain may be reached from
+			// postrouting, where reject fails at commit), no oifname
+			g.rule(t, hookCtx{hook: "user", user: true, self: i, ct: true})
 		}
 		w.WriteString("  }\n")
 	}
@@ -485,9 +487,15 @@ func (g *gen) stmt(t *table, c hookCtx, l3 string) string {
 				if s.timeout && g.chance(0.3) {
 					return fmt.Sprintf("update @%s { ip saddr timeout 1s }", s.name)
 				}
-				return fmt.Sprintf(g.pick([]string{"add @%s { ip saddr }", "update @%s { ip saddr }", "add @%s { ip daddr }"}), s.name)
+				if s.timeout {
+					return fmt.Sprintf(g.pick([]string{"add @%s { ip saddr }", "update @%s { ip saddr }", "add @%s { ip daddr }"}), s.name)
+				}
+				return fmt.Sprintf(g.pick([]string{"add @%s { ip saddr }", "add @%s { ip daddr }"}), s.name)
 			case s.kind == "dyn6" && l3 != "ip" && t.v6():
-				return fmt.Sprintf("update @%s { ip6 saddr }", s.name)
+				if s.timeout {
+					return fmt.Sprintf("update @%s { ip6 saddr }", s.name)
+				}
+				return fmt.Sprintf("add @%s { ip6 saddr }", s.name)
 			case s.kind == "cl4" && l3 != "ip6" && t.v4() && c.ct && !c.raw:
 				return fmt.Sprintf("add @%s { ip saddr ct count over 1 }", s.name)
 			}
@@ -522,7 +530,7 @@ func (g *gen) verdict(t *table, c hookCtx, l3, l4 string) string {
 	if c.user {
 		opts = append(opts, "return")
 	}
-	if c.hook == "input" || c.hook == "forward" || c.hook == "output" || (c.hook == "prerouting" && !c.user) {
+	if c.hook == "input" || c.hook == "forward" || c.hook == "output" || c.hook == "prerouting" {
 		opts = append(opts, "reject", "reject with tcp reset")
 		switch {
 		case l3 == "ip" || t.fam == "ip":
