@@ -277,3 +277,37 @@ func TestValidateErrorNamesNoExpr(t *testing.T) {
 		t.Fatalf("init error %#v", err)
 	}
 }
+
+// TestConntrackFamilies: expressions taking conntrack fail with EPROTO in
+// netdev, arp and bridge tables on the reference kernel (nft 1.0.6 -f on
+// 6.18: `ct state established`, `ct zone set 1`, `ct count over 2` there);
+// notrack loads.
+func TestConntrackFamilies(t *testing.T) {
+	est := []ruleset.Expr{&ruleset.Ct{Key: ruleset.CtState, DReg: 1, Direction: ruleset.CtDirUnset}, cmpw(ruleset.CmpNeq, 4, 0)}
+	tests := []struct {
+		name string
+		fam  ruleset.Family
+		hook ruleset.Hook
+		es   []ruleset.Expr
+		err  error
+	}{
+		{"netdev ct state", ruleset.FamilyNetdev, ruleset.HookNetdevIngress, est, errProto},
+		{"arp ct state", ruleset.FamilyARP, ruleset.HookARPIn, est, errProto},
+		{"bridge ct state", ruleset.FamilyBridge, ruleset.HookForward, est, errProto},
+		{"bridge ct count", ruleset.FamilyBridge, ruleset.HookForward, []ruleset.Expr{&ruleset.Connlimit{Count: 2}}, errProto},
+		{"netdev notrack", ruleset.FamilyNetdev, ruleset.HookNetdevIngress, []ruleset.Expr{&ruleset.Notrack{}}, nil},
+		{"inet ct state", ruleset.FamilyINet, ruleset.HookForward, est, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base("c", tc.hook, 0, Acc, r(1, tc.es...))
+			if tc.fam == ruleset.FamilyNetdev {
+				c.Hook.Devices = []string{"lo"}
+			}
+			_, err := New(&ruleset.Ruleset{Tables: []*ruleset.Table{table(tc.fam, "t", c)}}, Config{Host: routerHost()})
+			if tc.err == nil && err != nil || tc.err != nil && !errors.Is(err, tc.err) {
+				t.Fatalf("load: %v, kernel %v", err, tc.err)
+			}
+		})
+	}
+}

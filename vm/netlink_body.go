@@ -81,3 +81,23 @@ func genericHooks(x *ruleset.Generic, fam ruleset.Family, h *ruleset.ChainHook) 
 	}
 	return nil
 }
+
+// ctFamilyErr is nf_ct_netns_get's answer for a table family: conntrack
+// has no netdev or arp hooks (EPROTO), and bridge conntrack needs
+// nf_conntrack_bridge, which the 6.18 reference kernel is built without
+// (CONFIG_NF_CONNTRACK_BRIDGE unset; measured: `ct state` and `ct count`
+// in bridge, netdev and arp tables fail with "Protocol error"). notrack
+// takes no conntrack reference and loads everywhere.
+//
+// Ref: net/netfilter/nf_conntrack_proto.c — nf_ct_netns_get.
+func ctFamilyErr(f ruleset.Family, e ruleset.Expr) error {
+	switch f {
+	case ruleset.FamilyIPv4, ruleset.FamilyIPv6, ruleset.FamilyINet:
+		return nil
+	}
+	switch e.(type) {
+	case *ruleset.Ct, *ruleset.Connlimit, *ruleset.Dynset:
+		return errProto
+	}
+	return nil
+}

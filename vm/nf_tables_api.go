@@ -313,6 +313,9 @@ func (l *loader) loadRule(c *ruleset.Chain, r *ruleset.Rule) ([]insn, []int32, e
 	for i, e := range r.Exprs {
 		state[i] = -1
 		if usesConntrack(e) {
+			if err := ctFamilyErr(l.t.Family, e); err != nil {
+				return nil, nil, l.errf(c, r, e.Name(), err)
+			}
 			l.takeConntrack()
 		}
 		in, st, err := l.loadExpr(c, e)
