@@ -297,6 +297,9 @@ func TestConntrackFamilies(t *testing.T) {
 		{"bridge ct count", ruleset.FamilyBridge, ruleset.HookForward, []ruleset.Expr{&ruleset.Connlimit{Count: 2}}, errProto},
 		{"netdev notrack", ruleset.FamilyNetdev, ruleset.HookNetdevIngress, []ruleset.Expr{&ruleset.Notrack{}}, nil},
 		{"inet ct state", ruleset.FamilyINet, ruleset.HookForward, est, nil},
+		// `tcp dport 22 reject` in a bridge table: ENOENT on 6.18 without
+		// nft_reject_bridge.
+		{"bridge reject", ruleset.FamilyBridge, ruleset.HookForward, []ruleset.Expr{&ruleset.Reject{}}, errNoEnt},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -600,8 +600,10 @@ func (l *loader) loadExpr(c *ruleset.Chain, e ruleset.Expr) (in insn, st int32, 
 		in.op, in.idx = opLog, int32(len(m.logPrefixes))
 		m.logPrefixes = append(m.logPrefixes, x.Prefix)
 	case *ruleset.Reject:
-		if l.t.Family == ruleset.FamilyARP {
-			// No reject expression is registered for NFPROTO_ARP.
+		if l.t.Family == ruleset.FamilyARP || l.t.Family == ruleset.FamilyBridge {
+			// No reject expression is registered for NFPROTO_ARP, nor
+			// for NFPROTO_BRIDGE on the 6.18 reference kernel (built
+			// without CONFIG_NFT_BRIDGE_REJECT; measured ENOENT).
 			return in, st, errNoEnt
 		}
 		if x.Type > ruleset.RejectICMPXUnreach {
