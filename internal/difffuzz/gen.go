@@ -128,7 +128,7 @@ func (g *gen) table(t *table) {
 	// named sets
 	kinds := []string{"port", "vmapport"}
 	if t.v4() {
-		kinds = append(kinds, "addr4", "concat4", "dyn4", "cl4", "vmap4", "addr4i")
+		kinds = append(kinds, "addr4", "concat4", "dyn4", "cl4", "vmap4", "addr4i", "concati4", "addr4t")
 	}
 	if t.v6() {
 		kinds = append(kinds, "addr6", "dyn6")
@@ -216,6 +216,11 @@ func (g *gen) setDecl(s set) bool {
 		} else {
 			fmt.Fprintf(w, "set %s {\n    type inet_service\n    elements = { %d, %d }\n  }\n", s.name, g.port(), g.port())
 		}
+	case "concati4":
+		fmt.Fprintf(w, "set %s {\n    type ipv4_addr . inet_service\n    flags interval\n    elements = { 198.51.100.0/30 . 20-80, 203.0.113.8-203.0.113.11 . 5000-5353, %s . %d }\n  }\n", s.name, g.pick(wan4[2:]), g.pick2(443, 8080))
+	case "addr4t":
+		fmt.Fprintf(w, "set %s {\n    type ipv4_addr\n    flags timeout\n    elements = { %s timeout %ds, %s }\n  }\n", s.name, g.pick(wan4), 1+g.r.Intn(2), g.pick(lan4))
+		g.timeouts = true
 	case "concat4":
 		fmt.Fprintf(w, "set %s {\n    type ipv4_addr . inet_service\n    elements = { %s . %d, %s . %d }\n  }\n", s.name, g.pick(wan4), g.port(), g.pick(lan4), g.port())
 	case "dyn4", "dyn6":
@@ -396,7 +401,7 @@ func (g *gen) match(t *table, c hookCtx, l3 string) (string, string) {
 		s := t.sets[g.r.Intn(len(t.sets))]
 		dir := g.pick([]string{"saddr", "daddr"})
 		switch s.kind {
-		case "addr4", "addr4i", "dyn4", "cl4":
+		case "addr4", "addr4i", "dyn4", "cl4", "addr4t":
 			if v4 && s.kind != "cl4" {
 				return fmt.Sprintf("ip %s %s@%s", dir, g.neg(), s.name), "ip"
 			}
@@ -406,9 +411,9 @@ func (g *gen) match(t *table, c hookCtx, l3 string) (string, string) {
 			}
 		case "port":
 			return fmt.Sprintf("%s dport %s@%s", g.pick([]string{"tcp", "udp", "th"}), g.neg(), s.name), ""
-		case "concat4":
+		case "concat4", "concati4":
 			if v4 {
-				return fmt.Sprintf("ip %s . tcp dport @%s", dir, s.name), "ip"
+				return fmt.Sprintf("ip %s . %s dport %s@%s", dir, g.pick([]string{"tcp", "udp", "th"}), g.neg(), s.name), "ip"
 			}
 		}
 	case 11: // anonymous interval/concat sets
@@ -479,7 +484,22 @@ func (g *gen) stmt(t *table, c hookCtx, l3 string) string {
 			return g.pick([]string{"ct mark set 0x5", "ct mark set ct mark | 0x1", "ct mark set meta mark"})
 		}
 	case 5:
-		return g.pick([]string{"meta mark set 0x3", "meta mark set meta mark | 0x10", "meta mark set tcp dport map { 22 : 0x3, 80 : 0x4 }"})
+		if g.chance(0.4) {
+			m := []string{"tcp dport set 8081", "udp sport set 5001", "th dport set 5353", "tcp flags set ack"}
+			if l3 != "ip6" && t.v4() {
+				m = append(m, "ip dscp set cs1", "ip ttl set 200", "ip saddr set 198.51.100.99", "ip daddr set 203.0.113.12")
+			}
+			if l3 != "ip" && t.v6() {
+				m = append(m, "ip6 dscp set af11", "ip6 hoplimit set 33", "ip6 daddr set 2001:db8:2::12")
+			}
+			return g.pick(m)
+		}
+		m := g.pick([]string{"meta mark set 0x3", "meta mark set meta mark | 0x10", "meta mark set tcp dport map { 22 : 0x3, 80 : 0x4 }",
+			"meta mark set numgen inc mod 3", "meta mark set ip saddr map { 198.51.100.2 : 0x7, 203.0.113.10 : 0x8 }", "meta priority set 1:2"})
+		if strings.Contains(m, "ip saddr") && (!t.v4() || l3 == "ip6") {
+			m = "meta mark set 0x3"
+		}
+		return m
 	case 6, 7: // dynamic sets
 		for _, s := range t.sets {
 			switch {
@@ -533,9 +553,9 @@ func (g *gen) verdict(t *table, c hookCtx, l3, l4 string) string {
 	if c.hook == "input" || c.hook == "forward" || c.hook == "output" || c.hook == "prerouting" {
 		opts = append(opts, "reject", "reject with tcp reset")
 		switch {
-		case l3 == "ip" || t.fam == "ip":
+		case (l3 == "ip" && t.v4()) || t.fam == "ip":
 			opts = append(opts, "reject with icmp host-unreachable", "reject with icmp admin-prohibited")
-		case l3 == "ip6" || t.fam == "ip6":
+		case (l3 == "ip6" && t.v6()) || t.fam == "ip6":
 			opts = append(opts, "reject with icmpv6 admin-prohibited")
 		default:
 			opts = append(opts, "reject with icmpx admin-prohibited", "reject with icmpx port-unreachable")
@@ -608,6 +628,9 @@ func classify(p string) (l3, l4 string) {
 		l4 = "tcp"
 	case strings.Contains(p, ". udp dport"):
 		l4 = "udp"
+	}
+	if strings.Contains(p, "set ip saddr map") {
+		l3 = "ip"
 	}
 	return l3, l4
 }
