@@ -24,6 +24,27 @@ var ctTimeoutStates = map[string][]string{
 	"udp": {"unreplied", "replied"},
 }
 
+// ctTimeoutDefaults are the per-state defaults (seconds) libnftnl keeps a
+// timeout policy at; a state given its default value is neither printed by
+// libnftnl nor listed by nft.
+// Ref: libnftnl src/obj/ct_timeout.c — timeout_protocol[].dflt_timeout.
+var ctTimeoutDefaults = map[string]map[string]string{
+	"tcp": {"syn_sent": "120", "syn_recv": "60", "established": "432000", "fin_wait": "120", "close_wait": "60",
+		"last_ack": "30", "time_wait": "120", "close": "10", "syn_sent2": "120", "retrans": "300", "unacknowledged": "300"},
+	"udp": {"unreplied": "30", "replied": "180"},
+}
+
+// ctTimeoutPolicy is the policy's non-default states in kernel order.
+func ctTimeoutPolicy(proto string, toks []tok) (states, values []string) {
+	vals := ctTimeoutValues(toks)
+	for _, st := range ctTimeoutStates[proto] {
+		if v, ok := vals[st]; ok && v != ctTimeoutDefaults[proto][st] {
+			states, values = append(states, st), append(values, v)
+		}
+	}
+	return states, values
+}
+
 // objectAttrs records a non-expression object's attributes as the kernel
 // keeps them, in the order nft lists them: l3proto defaults to the table's
 // family (nft_ct_helper_obj_init, nft_ct_timeout_obj_init and
@@ -51,12 +72,10 @@ func objectAttrs(fam ruleset.Family, obj *ruleset.Object, kind string, toks []to
 	case "ct timeout":
 		add("protocol", get("protocol"))
 		add("l3proto", l3)
-		vals := ctTimeoutValues(toks)
+		states, values := ctTimeoutPolicy(get("protocol"), toks)
 		var pol []string
-		for _, st := range ctTimeoutStates[get("protocol")] {
-			if v, ok := vals[st]; ok {
-				pol = append(pol, st+" : "+v)
-			}
+		for i, st := range states {
+			pol = append(pol, st+" : "+values[i])
 		}
 		add("policy", strings.Join(pol, ", "))
 	case "ct expectation":
@@ -142,12 +161,10 @@ func (c *compiler) objectBody(fam ruleset.Family, obj *ruleset.Object, kind stri
 		ms, _ := parseTime(get("timeout"))
 		return fmt.Sprintf("[ ct_expect %sprotocol %d dport %s timeout %d size %s ]", famText, pnum, get("dport"), ms, get("size"))
 	case "ct timeout":
-		vals := ctTimeoutValues(toks)
+		states, values := ctTimeoutPolicy(proto, toks)
 		var b strings.Builder
-		for _, st := range ctTimeoutStates[proto] {
-			if v, ok := vals[st]; ok {
-				fmt.Fprintf(&b, "%s = %s,", strings.ToUpper(st), v)
-			}
+		for i, st := range states {
+			fmt.Fprintf(&b, "%s = %s,", strings.ToUpper(st), values[i])
 		}
 		return fmt.Sprintf("[ ct_timeout %sprotocol %d policy = {%s}]", famText, pnum, b.String())
 	case "synproxy":

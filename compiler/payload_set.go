@@ -78,14 +78,37 @@ func (r *rulectx) payloadSet(lhs *xexpr) {
 }
 
 // exthdrSet writes a TCP option field.
+//
+// The value is a constant or another expression (`tcp option maxseg size
+// set rt mtu`, the MSS clamp of most router firewalls); a host-endian
+// source is converted to the option's network byte order first, as
+// stmt_evaluate_exthdr's byteorder_conversion does.
 func (r *rulectx) exthdrSet(lhs *xexpr) {
-	v, ok := r.value(lhs)
-	if !ok {
-		return
-	}
 	e, isExt := lhs.generic(1).(*ruleset.Exthdr)
 	if !isExt || e.Op != ruleset.ExthdrOpTCPOpt || lhs.mask != nil {
 		r.fail(lhs.loc(), "unsupported extension header write")
+		return
+	}
+	if t := r.peek(); t.kind == 'w' && exprStart[t.s] && !r.isConstFor(lhs, t) {
+		src := r.keyExpr()
+		if src == nil {
+			return
+		}
+		if src.bits != lhs.bits {
+			r.fail(src.loc(), "datatype mismatch: expected %s, expression has type %s", lhs.dt.desc, src.dt.desc)
+			return
+		}
+		r.genDeps(src)
+		reg := r.load(src)
+		if src.order == hostEndian && lhs.order == bigEndian && src.bits > 8 {
+			n := uint32(src.bits / 8)
+			r.emit(&ruleset.Byteorder{Op: ruleset.HtoN, SReg: reg, DReg: reg, Len: n, Size: n})
+		}
+		r.emit(&ruleset.Exthdr{Op: e.Op, Type: e.Type, Offset: e.Offset, Len: e.Len, SReg: reg, Write: true})
+		return
+	}
+	v, ok := r.value(lhs)
+	if !ok {
 		return
 	}
 	r.emit(&ruleset.Immediate{DReg: 1, Data: v.from})

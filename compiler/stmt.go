@@ -1033,6 +1033,11 @@ func (r *rulectx) meterStmt() {
 		r.anon = append(r.anon, s)
 	}
 	d.Set, d.SetID = s.Name, s.ID
+	if s.Flags&ruleset.SetTimeout == 0 {
+		// netlink_gen_meter_stmt: elements of a meter without timeouts
+		// are added, those with timeouts updated (refreshed).
+		d.Op = ruleset.DynsetAdd
+	}
 	r.genDeps(key)
 	r.load(key)
 	r.emit(d)

@@ -559,7 +559,11 @@ func (c *rctx) dynset(x *ruleset.Dynset) {
 	if s != nil && s.Flags&ruleset.SetAnonymous != 0 && len(stmts) == 1 {
 		// a dynset on an anonymous set is a meter
 		// Ref: nftables src/netlink_delinearize.c — netlink_parse_dynset
-		c.emit(&meterStmt{name: s.Name, size: s.Size, key: key, stmt: stmts[0]})
+		size := s.Size
+		if size == 0 {
+			size = 65535 // nft_dynset_init sizes a set bound without one
+		}
+		c.emit(&meterStmt{name: s.Name, size: size, key: key, stmt: stmts[0]})
 		return
 	}
 	c.emit(&dynsetStmt{op: name, set: x.Set, key: key, stmts: stmts})
@@ -635,6 +639,23 @@ func (c *rctx) nat(x *ruleset.NAT) {
 		}
 	}
 	if x.AddrMin != 0 {
+		// a named map whose data is the address (and port): nft prints
+		// the family keyword, and the port register is part of the data
+		// (is_nat_proto_map)
+		if v := c.get(x.AddrMin); v != nil {
+			if m, ok := v.e.(*mapExpr); ok {
+				if ref, ok := m.m.(*setRefExpr); ok {
+					n.addr = m
+					if s := c.findSet(ref.name); x.ProtoMin != 0 && (s == nil || int(s.DataLen)*8 <= abits) {
+						n.proto = c.protoRange(x.ProtoMin, x.ProtoMax)
+					} else if x.ProtoMin != 0 {
+						n.family = x.Family
+					}
+					c.emit(n)
+					return
+				}
+			}
+		}
 		lo := c.typed(c.get(x.AddrMin), adt, boBig, abits)
 		n.addr = lo
 		if x.AddrMax != 0 && x.AddrMax != x.AddrMin {

@@ -133,6 +133,21 @@ func decodeElements(s *ruleset.Set, es []expr, rvs []*regVal, shifts, fbits []in
 			}
 			return &valueExpr{dt: dpart.dt, data: trim(el.Data, n), order: dpart.order, bits: n}
 		}
+		if len(ddt) > 1 && el.Data != nil {
+			// concatenated data (`type … : ipv4_addr . inet_service`),
+			// each field padded to 32 bits like a key
+			dp := make([]keyPart, len(ddt))
+			for i, d := range ddt {
+				dp[i] = keyPart{dt: d, order: d.order, bits: d.bits}
+			}
+			vs := splitKey(dp, el.Data)
+			es := make([]expr, len(vs))
+			for i, v := range vs {
+				v.mode = pmode{}
+				es[i] = v
+			}
+			return joinKey(es)
+		}
 		if len(ddt) > 0 && el.Data != nil {
 			return &valueExpr{dt: ddt[0], data: trim(el.Data, int(s.DataLen)*8), order: ddt[0].order, bits: int(s.DataLen) * 8}
 		}
