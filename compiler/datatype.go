@@ -96,12 +96,12 @@ var (
 			"ind-neighbor-solicit", 141, "ind-neighbor-advert", 142, "mld2-listener-report", 143)}
 	tICMPCode = &dtype{name: "icmp_code", id: 32, bits: 8, kind: kInt,
 		syms: symtab("net-unreachable", 0, "host-unreachable", 1, "prot-unreachable", 2, "port-unreachable", 3,
-			"frag-needed", 4, "net-prohibited", 9, "host-prohibited", 10, "admin-prohibited", 13)}
+			"frag-needed", 4, "net-prohibited", 9, "host-prohibited", 10, "admin-prohibited", 13), desc: "icmp code"}
 	tICMP6Code = &dtype{name: "icmpv6_code", id: 33, bits: 8, kind: kInt,
 		syms: symtab("no-route", 0, "admin-prohibited", 1, "addr-unreachable", 3, "port-unreachable", 4,
-			"policy-fail", 5, "reject-route", 6)}
+			"policy-fail", 5, "reject-route", 6), desc: "icmpv6 code"}
 	tICMPXCode = &dtype{name: "icmpx_code", id: 34, bits: 8, kind: kInt,
-		syms: symtab("no-route", 0, "port-unreachable", 1, "host-unreachable", 2, "admin-prohibited", 3)}
+		syms: symtab("no-route", 0, "port-unreachable", 1, "host-unreachable", 2, "admin-prohibited", 3), desc: "icmpx code"}
 	tPkttype = &dtype{name: "pkt_type", id: 31, bits: 8, order: hostEndian, kind: kInt,
 		syms: symtab("host", 0, "unicast", 0, "broadcast", 1, "multicast", 2, "other", 3), desc: "packet type"}
 	tArphrd = &dtype{name: "iface_type", id: 21, bits: 16, order: hostEndian, kind: kInt,
