@@ -47,6 +47,24 @@ type Host struct {
 	// Local lists extra local addresses (--local); in local mode the host
 	// has one interface holding them.
 	Local []netip.Addr
+	// Bridges are Linux bridges: Ethernet frames received on a port are
+	// bridged (bridge-family hooks, the forwarding database) instead of
+	// routed.
+	Bridges []Bridge
+}
+
+// Bridge is one bridge device. Name is the bridge's own interface (declare
+// it in Ifaces too to give it addresses); Ports are interfaces of Ifaces
+// enslaved to it; frames to MAC are the host's. NoIPHooks models a kernel
+// without br_netfilter (or bridge-nf-call-iptables/ip6tables 0): bridged IP
+// traffic then skips the ip/ip6/inet hooks, which the reference kernel
+// (br_netfilter built in, the sysctls 1) runs with the bridge as in and
+// out device.
+type Bridge struct {
+	Name      string
+	Ports     []string
+	MAC       [6]byte
+	NoIPHooks bool
 }
 
 // Config configures a Machine.

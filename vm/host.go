@@ -18,6 +18,8 @@ type iface struct {
 	// ingress and egress are the device's netdev (and inet ingress) hook
 	// entries in priority order.
 	ingress, egress []hookEntry
+	// br is the bridge this device is a port of (nil for none).
+	br *bridgeDev
 }
 
 func (i *iface) index() int {
@@ -131,6 +133,9 @@ func newHost(h Host) (host, error) {
 			return hm, fmt.Errorf("vm: route %s via unknown interface %q", r.Prefix, r.Iface)
 		}
 		hm.routes = append(hm.routes, route{r.Prefix.Masked(), i})
+	}
+	if err := hm.addBridges(h.Bridges); err != nil {
+		return hm, err
 	}
 	sort.SliceStable(hm.routes, func(a, b int) bool { return hm.routes[a].prefix.Bits() > hm.routes[b].prefix.Bits() })
 	for _, r := range hm.routes {

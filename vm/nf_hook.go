@@ -63,9 +63,19 @@ func (m *machine) receive(p *packet.Packet, ifname string, now int64) Result {
 	if m.in != nil && len(m.in.ingress) > 0 && !m.runEntries(m.in.ingress, ruleset.HookIngress, "ingress") {
 		return m.finish()
 	}
+	if m.in != nil && m.in.br != nil && p.MACLen == ethHeaderLen {
+		// A bridge port: the bridge takes the frame (br_handle_frame).
+		return m.brReceive(p)
+	}
 	if !m.runHook(ruleset.HookPrerouting, "prerouting") {
 		return m.finish()
 	}
+	return m.routeInput(p)
+}
+
+// routeInput is ip_rcv_finish's routing decision and what follows it:
+// input for a local destination, else forward and postrouting.
+func (m *machine) routeInput(p *packet.Packet) Result {
 	// Routing uses the destination after DNAT.
 	src, dst := rawAddrs(p)
 	switch m.host.classify(p, src, dst) {

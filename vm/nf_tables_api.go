@@ -85,6 +85,8 @@ type loadExtra struct {
 	numgens []uint32
 	// synproxies are the settings of synproxy statements and objects.
 	synproxies []synproxyInfo
+	// brHooks are the bridge family's hooks (br_input.go).
+	brHooks [5][]hookEntry
 	// ctObjs are the ct helper, timeout and expectation objects.
 	ctObjs []ctObject
 }
@@ -123,6 +125,7 @@ func (m *machine) load(rs *ruleset.Ruleset, cfg Config) error {
 		return err
 	}
 	m.buildHooks()
+	m.buildBridgeHooks()
 	if m.ctActive {
 		ctc := cfg.CT
 		if m.acct {
