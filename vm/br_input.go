@@ -186,6 +186,9 @@ func (m *machine) brnfHook(kind int, b *bridgeDev) bool {
 func (m *machine) brReceive(p *packet.Packet) Result {
 	port := m.in
 	b := port.br
+	// The forwarding database is state every flow shares (replay
+	// --workers stops sharding here).
+	m.res.Shared = true
 	var dst, src [6]byte
 	copy(dst[:], p.Data[p.MACOff:])
 	copy(src[:], p.Data[p.MACOff+6:])

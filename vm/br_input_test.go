@@ -90,7 +90,7 @@ func TestBridge(t *testing.T) {
 	var prev [14]uint64
 	for i, st := range steps {
 		res := m.Receive(ethFrame(t, st.dst, st.src, udp(st.ipDst)), st.port, int64(i+1)*1e9)
-		if res.Verdict != Acc || res.Out != st.out {
+		if res.Verdict != Acc || res.Out != st.out || !res.Shared {
 			t.Fatalf("%s: verdict %v out %q, want accept out %q", st.name, res.Verdict, res.Out, st.out)
 		}
 		for k := range prev {
