@@ -314,3 +314,34 @@ func TestConntrackFamilies(t *testing.T) {
 		})
 	}
 }
+
+// TestSynproxyAndSecmarkObjects: a synproxy object runs like the statement
+// through `synproxy name` (objref type 10) and only in input/forward; a
+// secmark object fails the load with ENOENT (nft 1.0.6 on 6.18:
+// `secmark sm { "system_u:object_r:ssh_server_packet_t:s0" }`).
+func TestSynproxyAndSecmarkObjects(t *testing.T) {
+	sp := &ruleset.Object{Kind: "synproxy", Name: "sp", Attrs: []ruleset.ObjectAttr{{Key: "mss", Value: "1460"}, {Key: "wscale", Value: "7"}}}
+	load := func(hook ruleset.Hook, objs ...*ruleset.Object) (*Machine, error) {
+		tb := table(ruleset.FamilyIPv4, "t", base("c", hook, 0, Acc, r(1, &ruleset.Objref{Type: objSynproxy, ObjName: "sp"})))
+		tb.Objects = objs
+		return New(&ruleset.Ruleset{Tables: []*ruleset.Table{tb}}, Config{Host: routerHost()})
+	}
+	m, err := load(ruleset.HookForward, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syn := testpkt.Spec{Src: "198.51.100.2", Dst: "203.0.113.10", Proto: "tcp", Sport: 1000, Dport: 80, Flags: testpkt.SYN, Seq: 1}
+	if res := m.Receive(pkt(t, syn), "wan", 1); res.Verdict != ruleset.VerdictStolen || len(res.Reply) == 0 {
+		t.Fatalf("SYN through the object: %v", res.Verdict)
+	}
+	if !m.ConntrackInUse() {
+		t.Fatal("a synproxy object takes conntrack")
+	}
+	if _, err := load(ruleset.HookPrerouting, sp); !errors.Is(err, errNotSupp) {
+		t.Fatalf("synproxy object in prerouting: %v", err)
+	}
+	sm := &ruleset.Object{Kind: "secmark", Name: "sm", Attrs: []ruleset.ObjectAttr{{Key: "ctx", Value: "system_u:object_r:ssh_server_packet_t:s0"}}}
+	if _, err := load(ruleset.HookForward, sp, sm); !errors.Is(err, errNoEnt) {
+		t.Fatalf("secmark object: %v", err)
+	}
+}
