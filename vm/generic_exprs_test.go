@@ -345,3 +345,33 @@ func TestSynproxyAndSecmarkObjects(t *testing.T) {
 		t.Fatalf("secmark object: %v", err)
 	}
 }
+
+// TestSynproxyObjectMap: `synproxy name tcp dport map { 80 : "sp" }` runs
+// the mapped object in input and is refused in prerouting (nft 1.0.6 on
+// 6.18: "Operation not supported").
+func TestSynproxyObjectMap(t *testing.T) {
+	mk := func(hook ruleset.Hook) (*Machine, error) {
+		tb := table(ruleset.FamilyIPv4, "t", base("c", hook, 0, Acc,
+			r(1, payload(ruleset.BaseTransport, 2, 2), &ruleset.Objref{SReg: 1, SetName: "__objmap0"})))
+		tb.Objects = []*ruleset.Object{{Kind: "synproxy", Name: "sp", Attrs: []ruleset.ObjectAttr{{Key: "mss", Value: "1460"}}}}
+		tb.Sets = []*ruleset.Set{{Name: "__objmap0", ID: 1, Flags: ruleset.SetAnonymous | ruleset.SetConstant | ruleset.SetObject,
+			KeyType: 13, KeyLen: 2, KeyTypeName: "inet_service", ObjType: objSynproxy,
+			Elements: []*ruleset.Element{{Key: []byte{0, 80}, ObjRef: "sp"}}}}
+		return New(&ruleset.Ruleset{Tables: []*ruleset.Table{tb}}, Config{Host: routerHost()})
+	}
+	if _, err := mk(ruleset.HookPrerouting); !errors.Is(err, errNotSupp) {
+		t.Fatalf("prerouting: %v", err)
+	}
+	m, err := mk(ruleset.HookForward)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syn := testpkt.Spec{Src: "198.51.100.2", Dst: "203.0.113.10", Proto: "tcp", Sport: 1000, Dport: 80, Flags: testpkt.SYN, Seq: 1}
+	if res := m.Receive(pkt(t, syn), "wan", 1); res.Verdict != ruleset.VerdictStolen {
+		t.Fatalf("port 80: %v", res.Verdict)
+	}
+	syn.Dport = 81
+	if res := m.Receive(pkt(t, syn), "wan", 2); res.Verdict != Acc {
+		t.Fatalf("port 81: %v", res.Verdict)
+	}
+}

@@ -1133,7 +1133,11 @@ func (m *machine) validateHooks() error {
 			seen[c] = true
 			for _, r := range m.chains[c].src.Rules {
 				for _, e := range r.Exprs {
-					if err := hookAllows(e, t.Family, bc.src.Hook); err != nil {
+					err := hookAllows(e, t.Family, bc.src.Hook)
+					if err == nil {
+						err = objrefMapHooks(t, e, bc.src.Hook)
+					}
+					if err != nil {
 						// A validate error names no attribute (nft then
 						// shows the whole rule), unlike an init error.
 						return &LoadError{Family: t.Family, Table: t.Name, Chain: m.chains[c].src.Name, Handle: r.Handle, Err: err}

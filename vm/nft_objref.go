@@ -271,3 +271,21 @@ func (m *machine) objEval(tgt objTarget) {
 		m.ctObjEval(tgt.idx)
 	}
 }
+
+// objrefMapHooks is the validate op of an objref map whose objects are
+// synproxies: input and forward only, as for `synproxy name sp` (measured:
+// `synproxy name tcp dport map { 80 : "sp" }` in prerouting is refused).
+//
+// Ref: net/netfilter/nft_objref.c — nft_objref_map_validate.
+func objrefMapHooks(t *ruleset.Table, e ruleset.Expr, h *ruleset.ChainHook) error {
+	x, ok := e.(*ruleset.Objref)
+	if !ok || (x.SetName == "" && x.SetID == 0) {
+		return nil
+	}
+	for _, s := range t.Sets {
+		if (x.SetName != "" && s.Name == x.SetName || x.SetName == "" && s.ID == x.SetID) && s.ObjType == objSynproxy {
+			return synproxyHooks(t.Family, h)
+		}
+	}
+	return nil
+}
