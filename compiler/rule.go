@@ -1125,6 +1125,9 @@ func (r *rulectx) valueToks() []tok {
 }
 
 func joinToks(ts []tok) string {
+	if len(ts) == 1 && ts[0].kind != 's' {
+		return ts[0].s
+	}
 	var b strings.Builder
 	for _, t := range ts {
 		if t.kind == 's' {

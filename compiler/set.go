@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/alecthomas/participle/v2/lexer"
+
 	"github.com/nftgo/nftgo/ruleset"
 	"github.com/nftgo/nftgo/syntax"
 )
@@ -587,6 +589,9 @@ func (c *compiler) setElementsItem(ts *tableState, s *ruleset.Set, it *syntax.Se
 	var toks []tok
 	var ok bool
 	if raw := it.RawArgs(); raw != nil {
+		if c.streamElems(ts, s, raw) {
+			return
+		}
 		toks, ok = c.lexFlatten(raw)
 	} else {
 		toks, ok = c.flatten(it.Args)
@@ -600,6 +605,87 @@ func (c *compiler) setElementsItem(ts *tableState, s *ruleset.Set, it *syntax.Se
 			return
 		}
 	}
+}
+
+// streamElems adds a large non-interval set's `elements = { … }` straight
+// from the scanner tokens, lexing elemChunk elements at a time into one
+// reused token buffer: a 100k-element set then never holds a compiler token
+// per element (about a third of the compile's allocation). It reports false,
+// having done nothing, when the item is not such a literal; the general path
+// then handles it.
+func (c *compiler) streamElems(ts *tableState, s *ruleset.Set, raw []lexer.Token) bool {
+	sk, ok := c.setKeys[s]
+	if !ok || s.Flags&ruleset.SetInterval != 0 {
+		return false
+	}
+	// `= { … }` and nothing after it; count the elements (top-level commas).
+	i := 0
+	if i < len(raw) && raw[i].Type == syntax.Punct && raw[i].Value == "=" {
+		i++
+	}
+	if i >= len(raw) || raw[i].Type != syntax.LBrace {
+		return false
+	}
+	start, n, depth, end := i+1, 1, 0, -1
+	for j := start; j < len(raw) && end < 0; j++ {
+		switch raw[j].Type {
+		case syntax.LBrace:
+			depth++
+		case syntax.RBrace:
+			if depth == 0 {
+				end = j
+			}
+			depth--
+		case syntax.Comma, syntax.NL, syntax.Semi:
+			if depth == 0 {
+				n++
+			}
+		case syntax.Punct:
+			if raw[j].Value == "$" {
+				return false // variables may expand to several elements
+			}
+		}
+	}
+	if end < 0 || n <= elemChunk {
+		return false
+	}
+	for j := end + 1; j < len(raw); j++ {
+		if t := raw[j].Type; t != syntax.NL && t != syntax.Semi && t != syntax.EOF {
+			return false
+		}
+	}
+	pos := start
+	var slab []tok
+	var lit [][]tok
+	next := func() ([][]tok, bool) {
+		lit = lit[:0]
+		saved := c.slab
+		c.slab = slab[:0]
+		ntok := 0
+		for pos < end && len(lit) < elemChunk {
+			switch raw[pos].Type {
+			case syntax.Comma, syntax.NL, syntax.Semi:
+				pos++
+				continue
+			}
+			el, ok := c.lexSeq(raw[:end], &pos, true)
+			if !ok {
+				c.slab = saved
+				return nil, false
+			}
+			lit = append(lit, el)
+			ntok += len(el)
+		}
+		slab, c.slab = c.slab, saved
+		if cap(slab) < ntok {
+			// the chunk outgrew the buffer: the next ones get one block
+			// big enough (tokBuf carves small requests from c.slab)
+			slab = make([]tok, 0, ntok+ntok/4)
+		}
+		return lit, true
+	}
+	c.addElemsFlat(ts, s, sk, n, next)
+	return true
 }
 
 func (c *compiler) addElements(ts *tableState, s *ruleset.Set, lit *syntax.SetLit) {
@@ -617,7 +703,12 @@ func (c *compiler) addElemToks(ts *tableState, s *ruleset.Set, lit [][]tok) {
 	}
 	interval := s.Flags&ruleset.SetInterval != 0
 	if !interval && len(lit) > elemChunk {
-		c.addElemsFlat(ts, s, sk, lit)
+		lo := 0
+		c.addElemsFlat(ts, s, sk, len(lit), func() ([][]tok, bool) {
+			chunk := lit[lo:min(lo+elemChunk, len(lit))]
+			lo += len(chunk)
+			return chunk, true
+		})
 		return
 	}
 	elems, ok := c.parseElems(sk.key, sk.data, sk.verdictMap, lit)
@@ -651,15 +742,26 @@ const elemChunk = 4096
 // kernel elements share one allocation. Errors are reported as addElemToks
 // reports them: the first parse error, else the first jump to an unknown
 // chain, else a range in a set without the interval flag.
-func (c *compiler) addElemsFlat(ts *tableState, s *ruleset.Set, sk setKey, lit [][]tok) {
-	seen := make(map[string]struct{}, len(lit))
-	store := make([]ruleset.Element, 0, len(lit))
-	encoded := make([]*ruleset.Element, 0, len(lit))
+//
+// n is about how many elements there are; next returns the next chunk of
+// element tokens (empty at the end), which it may overwrite on the
+// following call.
+func (c *compiler) addElemsFlat(ts *tableState, s *ruleset.Set, sk setKey, n int, next func() ([][]tok, bool)) {
+	seen := make(map[string]struct{}, n)
+	store := make([]ruleset.Element, 0, n)
+	encoded := make([]*ruleset.Element, 0, n)
 	var jumpErr, rangeErr *tok
 	var first tok
 	var buf []elem
-	for lo := 0; lo < len(lit); lo += elemChunk {
-		elems, ok := c.parseElemsInto(buf, sk.key, sk.data, sk.verdictMap, lit[lo:min(lo+elemChunk, len(lit))])
+	for {
+		chunk, ok := next()
+		if !ok {
+			return
+		}
+		if len(chunk) == 0 {
+			break
+		}
+		elems, ok := c.parseElemsInto(buf, sk.key, sk.data, sk.verdictMap, chunk)
 		if !ok {
 			return
 		}
@@ -667,7 +769,7 @@ func (c *compiler) addElemsFlat(ts *tableState, s *ruleset.Set, sk setKey, lit [
 		if len(elems) == 0 {
 			continue
 		}
-		if lo == 0 || first.kind == 0 {
+		if first.kind == 0 {
 			first = elems[0].t
 		}
 		for i := range elems {
