@@ -98,6 +98,9 @@ type machine struct {
 	// lastIn caches host.byName[lastInName] for receive.
 	lastIn     *iface
 	lastInName string
+	// setGCDue is the earliest next GC run of any set: advance calls no
+	// set's GC before it (each would only compare the clock and return).
+	setGCDue int64
 
 	chains   []chain
 	pool     [][16]byte

@@ -2,6 +2,7 @@ package vm
 
 import (
 	"encoding/binary"
+	"math"
 
 	"github.com/nftgo/nftgo/ct"
 	"github.com/nftgo/nftgo/packet"
@@ -364,10 +365,8 @@ func (m *machine) advance(now int64) {
 	// may lie before now, and must see the conntrack entries still alive at
 	// that tick (ct.Find judges expiry at the time it is given). Reaping
 	// everything that expired by now comes after.
-	for i := range m.sets {
-		if m.sets[i].s != nil {
-			m.sets[i].s.GC(m.ct, now)
-		}
+	if now >= m.setGCDue {
+		m.setsGC(now)
 	}
 	if m.flow.live > 0 {
 		m.flowAdvance(now)
@@ -375,4 +374,22 @@ func (m *machine) advance(now int64) {
 	if m.ct != nil && m.ctActive {
 		m.ct.Expire(now)
 	}
+}
+
+// setsGC runs every set's GC due by now and notes when the next one is due.
+// Sets are only created at load and a set's schedule moves only when its GC
+// runs, so until that time every GC call would return at once.
+//
+// Ref: net/netfilter/nft_set_hash.c — nft_rhash_gc (each set queues its own gc work)
+func (m *machine) setsGC(now int64) {
+	due := int64(math.MaxInt64)
+	for i := range m.sets {
+		if s := m.sets[i].s; s != nil {
+			s.GC(m.ct, now)
+			if n := s.NextGC(now); n < due {
+				due = n
+			}
+		}
+	}
+	m.setGCDue = due
 }
