@@ -1,5 +1,12 @@
 package ct
 
+import (
+	"io"
+	"strconv"
+
+	"github.com/nftgo/nftgo/packet"
+)
+
 // Expectations: a tuple (source port wildcarded) a helper or an `ct
 // expectation` object announces; the first new connection that matches
 // one is RELATED to the expectation's master.
@@ -198,4 +205,55 @@ func (t *Table) Expect(c *Conn, info Info, l3, l4 uint8, dport uint16, timeout u
 		return ExpectDrop
 	}
 	return ExpectAdded
+}
+
+// WriteExpectList writes the expectations as `conntrack -L expect` prints
+// them: remaining seconds, protocol, tuple, masks, the master's tuple,
+// class and the master's helper.
+//
+// Ref: libnetfilter_conntrack src/expect/snprintf_default.c — __snprintf_expect_default
+func (t *Table) WriteExpectList(w io.Writer, now int64) error {
+	j := jiffies(now)
+	for i := range t.expects {
+		x := &t.expects[i]
+		rem := int32(x.deadline - j)
+		if rem <= 0 {
+			continue
+		}
+		b := strconv.AppendUint(nil, uint64(rem/hz), 10)
+		b = append(b, " proto="...)
+		b = strconv.AppendUint(b, uint64(x.tuple.Proto), 10)
+		b = append(b, " src="...)
+		b = append(b, addr(&x.tuple.Src, x.tuple.L3)...)
+		b = append(b, " dst="...)
+		b = append(b, addr(&x.tuple.Dst, x.tuple.L3)...)
+		b = append(b, " sport=0 dport="...)
+		b = strconv.AppendUint(b, uint64(x.tuple.DstPort), 10)
+		full := "255.255.255.255"
+		if x.tuple.L3 == packet.NFProtoIPv6 {
+			full = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+		}
+		b = append(b, " mask-src="+full+" mask-dst="+full+" sport=0 dport=65535 "...)
+		m := x.master.orig
+		b = append(b, "master-src="...)
+		b = append(b, addr(&m.Src, m.L3)...)
+		b = append(b, " master-dst="...)
+		b = append(b, addr(&m.Dst, m.L3)...)
+		b = append(b, " sport="...)
+		b = strconv.AppendUint(b, uint64(m.SrcPort), 10)
+		b = append(b, " dport="...)
+		b = strconv.AppendUint(b, uint64(m.DstPort), 10)
+		b = append(b, ' ')
+		b = append(b, "class="...)
+		b = strconv.AppendUint(b, uint64(x.class), 10)
+		if h := t.Helper(x.master); h != nil {
+			b = append(b, " helper="...)
+			b = append(b, h.Name...)
+		}
+		b = append(b, '\n')
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }

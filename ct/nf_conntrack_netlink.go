@@ -153,6 +153,12 @@ func (t *Table) appendEntry(b []byte, idx uint32, j uint32, events uint16) []byt
 		b = strconv.AppendUint(b, uint64(c.Zone), 10)
 		b = append(b, ' ')
 	}
+	// ctnetlink_dump_helpinfo: in dumps and every event but DESTROY.
+	if h := t.Helper(c); h != nil && !destroy {
+		b = append(b, "helper="...)
+		b = append(b, h.Name...)
+		b = append(b, ' ')
+	}
 	if list {
 		return append(b, "use=1\n"...)
 	}

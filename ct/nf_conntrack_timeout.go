@@ -27,18 +27,33 @@ var tcpPolicyStates = map[string]int{
 	"retrans": tcpRetrans, "unacknowledged": tcpUnack,
 }
 
+// tcpSysctlNames maps policy state names to their sysctl suffixes.
+var tcpSysctlNames = map[string]string{
+	"syn_sent": "syn_sent", "syn_recv": "syn_recv", "established": "established",
+	"fin_wait": "fin_wait", "close_wait": "close_wait", "last_ack": "last_ack",
+	"time_wait": "time_wait", "close": "close", "retrans": "max_retrans",
+	"unacknowledged": "unacknowledged",
+}
+
 // NewTimeoutPolicy builds the policy of a `ct timeout` object for
 // protocol l4 from state name -> seconds (nft's lower-case names). Only
-// TCP and UDP (and UDP-Lite, which shares UDP's table) are modelled.
+// TCP and UDP (and UDP-Lite, which shares UDP's table) are modelled. The
+// defaults are the sysctls of cfg, the namespace the object is made in.
 //
 // Ref: net/netfilter/nft_ct.c — nft_ct_timeout_obj_init;
 // nf_conntrack_proto_tcp.c — tcp_timeout_nlattr_to_obj;
 // nf_conntrack_proto_udp.c — udp_timeout_nlattr_to_obj
-func (t *Table) NewTimeoutPolicy(l4 uint8, values map[string]uint32) (*TimeoutPolicy, error) {
+func NewTimeoutPolicy(cfg Config, l4 uint8, values map[string]uint32) (*TimeoutPolicy, error) {
 	p := &TimeoutPolicy{L4: l4}
+	j := func(k string) uint32 { return uint32(cfg.sysctl(k)) * hz }
 	switch l4 {
 	case packet.ProtoTCP:
-		p.tcp = t.p.tcp
+		for name, i := range tcpPolicyStates {
+			if name != "syn_sent2" {
+				p.tcp[i] = j("nf_conntrack_tcp_timeout_" + tcpSysctlNames[name])
+			}
+		}
+		p.tcp[tcpSynSent2] = 120 * hz // no sysctl
 		for k, v := range values {
 			i, ok := tcpPolicyStates[k]
 			if !ok {
@@ -48,7 +63,7 @@ func (t *Table) NewTimeoutPolicy(l4 uint8, values map[string]uint32) (*TimeoutPo
 		}
 		p.tcp[tcpNone] = p.tcp[tcpSynSent]
 	case packet.ProtoUDP, packet.ProtoUDPLite:
-		p.udp = [2]uint32{t.p.udp, t.p.udpStream}
+		p.udp = [2]uint32{j("nf_conntrack_udp_timeout"), j("nf_conntrack_udp_timeout_stream")}
 		for k, v := range values {
 			switch k {
 			case "unreplied":

@@ -36,14 +36,17 @@ func TestScenarios(t *testing.T) {
 	// The project's own kernel-recorded corpus, where conntrack is active
 	// (the ruleset has ct expressions) and no packet the kernel
 	// itself generated (reject), no NAT rewrite and no rule writing to the
-	// entry (ct mark set) is involved: those need the vm.
+	// entry (ct mark set, ct label set, helpers, timeout policies,
+	// expectations) is involved: those need the vm.
 	own, _ := filepath.Glob("../testdata/scenarios/*/kernel.golden")
 	for _, g := range own {
 		dir := filepath.Dir(g)
 		rs, _ := os.ReadFile(filepath.Join(dir, "ruleset.nft"))
 		if !strings.Contains(string(rs), "ct ") || strings.Contains(string(rs), "nat") ||
 			strings.Contains(string(rs), "reject") || strings.Contains(string(rs), "notrack") ||
-			strings.Contains(string(rs), "mark set") {
+			strings.Contains(string(rs), "mark set") || strings.Contains(string(rs), "label set") ||
+			strings.Contains(string(rs), "ct helper") || strings.Contains(string(rs), "ct timeout") ||
+			strings.Contains(string(rs), "ct expectation") {
 			continue
 		}
 		dirs = append(dirs, dir)

@@ -320,7 +320,7 @@ func objFamily(o *ruleset.Object, fam ruleset.Family) (uint8, error) {
 		l3 = 2
 	case "ip6":
 		l3 = 10
-	case "inet":
+	case "inet", "bridge", "netdev":
 		l3 = 1
 	default:
 		return 0, errAFNoSupport
@@ -372,11 +372,11 @@ func (l *loader) loadCtObject(o *ruleset.Object, typ uint32) (int32, error) {
 		if l4 == 0 {
 			return -1, errNotSupp
 		}
-		vals, err := timeoutPolicy(objAttr(o, "body"))
+		vals, err := timeoutPolicy(objAttr(o, "policy"), objAttr(o, "body"))
 		if err != nil {
 			return -1, err
 		}
-		if ob.policy, err = m.ct.NewTimeoutPolicy(l4, vals); err != nil {
+		if ob.policy, err = ct.NewTimeoutPolicy(m.cfg.CT, l4, vals); err != nil {
 			return -1, fmt.Errorf("%w: %v", errNotImpl, err)
 		}
 	case objCtExpect:
@@ -400,20 +400,25 @@ func (l *loader) loadCtObject(o *ruleset.Object, typ uint32) (int32, error) {
 	return int32(len(m.ctObjs) - 1), nil
 }
 
-// timeoutPolicy reads the policy of a ct timeout object from its netlink
-// debug text: "policy = {ESTABLISHED = 10,CLOSE = 5,}" (seconds).
-func timeoutPolicy(body string) (map[string]uint32, error) {
-	_, rest, ok := strings.Cut(body, "policy = {")
-	if !ok {
-		return nil, errInval
+// timeoutPolicy reads the policy of a ct timeout object, in seconds per
+// state: the policy attribute ("established : 10, close : 5") or else the
+// netlink debug text ("policy = {ESTABLISHED = 10,CLOSE = 5,}").
+func timeoutPolicy(policy, body string) (map[string]uint32, error) {
+	rest, sep := policy, ":"
+	if rest == "" {
+		var ok bool
+		if _, rest, ok = strings.Cut(body, "policy = {"); !ok {
+			return nil, errInval
+		}
+		rest, _, _ = strings.Cut(rest, "}")
+		sep = "="
 	}
-	rest, _, _ = strings.Cut(rest, "}")
 	vals := map[string]uint32{}
 	for _, f := range strings.Split(rest, ",") {
 		if strings.TrimSpace(f) == "" {
 			continue
 		}
-		k, v, _ := strings.Cut(f, "=")
+		k, v, _ := strings.Cut(f, sep)
 		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
 		if err != nil {
 			return nil, fmt.Errorf("%w: ct timeout policy value %q", errInval, f)
@@ -423,14 +428,15 @@ func timeoutPolicy(body string) (map[string]uint32, error) {
 	return vals, nil
 }
 
-// parseObjTime reads an nft time ("10s", "1m30s", "500ms", "2h", "1d",
-// or plain seconds) as milliseconds.
+// parseObjTime reads an expectation's timeout as milliseconds: a plain
+// number is milliseconds (the kernel attribute), else an nft time ("10s",
+// "1m30s", "500ms").
 func parseObjTime(s string) (uint64, error) {
 	if s == "" {
 		return 0, errInval
 	}
 	if n, err := strconv.ParseUint(s, 10, 64); err == nil {
-		return n * 1000, nil
+		return n, nil
 	}
 	var ms uint64
 	for s != "" {
