@@ -59,6 +59,7 @@ const (
 	opMetaCmp
 	opL4protoCmp // meta l4proto + cmp
 	opNfprotoCmp // meta nfproto + cmp
+	opCtStateCmp // ct state + cmp
 )
 
 // insn is one loaded expression. Register fields are byte offsets into the

@@ -330,7 +330,7 @@ func (l *loader) loadRule(c *ruleset.Chain, r *ruleset.Rule) ([]insn, []int32, e
 			code = append(code, in)
 		}
 	}
-	return fuse(code), state, nil
+	return fuse(code, l.m.pool), state, nil
 }
 
 // load and store validate registers and track which slots the rule wrote.
@@ -1048,19 +1048,38 @@ func (m *machine) addData(b []byte) int32 {
 
 // fuse merges a word-sized load and the cmp of its register into one
 // instruction (the kernel's fast paths do the same work per expression).
-func fuse(code []insn) []insn {
+// A bitwise mask/xor of the loaded word between them folds into the
+// compare's mask and value when nothing reads the masked word afterwards:
+// ((w & m) ^ x) & c == v is w & (m & c) == v ^ (x & c).
+func fuse(code []insn, pool [][16]byte) []insn {
 	out := code[:0]
 	for i := 0; i < len(code); i++ {
 		in := code[i]
+		if i+2 < len(code) && fusableLoad(&in) {
+			bw, nx := &code[i+1], &code[i+2]
+			if bw.op == opBitwise && bw.sreg == in.dreg && bw.dreg == in.dreg && bw.len <= 4 &&
+				nx.op == opCmp4 && nx.sreg == in.dreg && regDead(code[i+3:], in.dreg) {
+				bm := binary.LittleEndian.Uint32(pool[bw.idx][:])
+				bx := binary.LittleEndian.Uint32(pool[bw.idx+1][:])
+				f := *nx
+				f.imm ^= bx & f.mask
+				f.mask &= bm
+				code[i+2] = f
+				code[i+1] = in
+				continue
+			}
+		}
 		if i+1 < len(code) {
 			nx := &code[i+1]
-			if nx.op == opCmp4 && nx.sreg == in.dreg && in.len <= 4 && in.len > 0 && nx.len <= in.len {
+			if nx.op == opCmp4 && nx.sreg == in.dreg && fusableLoad(&in) && nx.len <= in.len {
 				f := in
 				switch in.op {
 				case opPayloadNet:
 					f.op = opPayloadNetCmp
 				case opPayloadTh:
 					f.op = opPayloadThCmp
+				case opCt:
+					f.op = opCtStateCmp
 				case opMeta:
 					f.op = opMetaCmp
 					switch ruleset.MetaKey(in.key) {
@@ -1069,31 +1088,59 @@ func fuse(code []insn) []insn {
 					case ruleset.MetaNfproto:
 						f.op = opNfprotoCmp
 					}
-				default:
-					f.op = opNop
 				}
-				if f.op != opNop {
-					f.imm, f.mask, f.aux = nx.imm, nx.mask, nx.aux
-					out = append(out, f)
-					i++
-					continue
-				}
+				f.imm, f.mask, f.aux = nx.imm, nx.mask, nx.aux
+				out = append(out, f)
+				i++
+				continue
 			}
 		}
 		out = append(out, in)
 	}
-	// A fused compare's register store is dead when the next instruction
-	// loads into the same register: registers are only read by later
-	// expressions of the same rule, and if that load BREAKs the rule ends.
-	for i := 0; i+1 < len(out); i++ {
+	// A fused compare's register store is dead when nothing later in the
+	// rule reads it: registers are only read by later expressions of the
+	// same rule, and if a later load BREAKs the rule ends.
+	for i := range out {
 		switch out[i].op {
-		case opPayloadNetCmp, opPayloadThCmp, opL4protoCmp, opNfprotoCmp:
-			if pureLoad(out[i+1].op) && out[i+1].dreg == out[i].dreg {
+		case opPayloadNetCmp, opPayloadThCmp, opL4protoCmp, opNfprotoCmp, opCtStateCmp:
+			if regDead(out[i+1:], out[i].dreg) {
 				out[i].aux2 = deadStore
 			}
 		}
 	}
 	return out
+}
+
+// fusableLoad reports a load of at most one word that a following cmp4
+// can fuse with.
+func fusableLoad(in *insn) bool {
+	if in.len == 0 || in.len > 4 {
+		return false
+	}
+	switch in.op {
+	case opPayloadNet, opPayloadTh, opMeta:
+		return true
+	case opCt:
+		return ruleset.CtKey(in.key) == ruleset.CtState
+	}
+	return false
+}
+
+// regDead reports whether the word at reg is never read by rest (the
+// instructions after it in its rule): rest reaches the rule's end or a load
+// that overwrites the word, running only instructions that read no
+// register on the way.
+func regDead(rest []insn, reg uint8) bool {
+	for i := range rest {
+		switch op := rest[i].op; {
+		case op == opCounter || op == opImmVerdict || op == opLimit || op == opQuota || op == opLog || op == opNotrack:
+		case pureLoad(op):
+			return rest[i].dreg == reg
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // deadStore in a fused compare's aux2: the loaded word need not be stored.

@@ -178,6 +178,16 @@ func (m *machine) exec(code []insn) {
 				m.verdict = ruleset.VerdictBreak
 				return
 			}
+		case opCtStateCmp:
+			// Ref: net/netfilter/nft_ct.c — nft_ct_get_fast_eval (NFT_CT_STATE).
+			w := m.ctState()
+			if in.aux2 != deadStore {
+				m.store32(in.dreg, w)
+			}
+			if (w&in.mask == in.imm) != (in.aux == 0) {
+				m.verdict = ruleset.VerdictBreak
+				return
+			}
 		case opMetaCmp:
 			m.metaGetEval(in)
 			if m.verdict != ruleset.VerdictContinue {
