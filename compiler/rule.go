@@ -92,6 +92,10 @@ type rulectx struct {
 	anon  []*ruleset.Set
 	l3    string
 	l4    string
+	// l4set holds the transport protocols an anonymous set match allowed
+	// (`meta l4proto { tcp, udp }`), in element order: a transport
+	// context, but no single protocol (proto_ctx_update with a set).
+	l4set []string
 	ll    bool
 	bad   bool
 	viaL4 bool
@@ -702,6 +706,14 @@ func (r *rulectx) lookup(lhs *xexpr, op string, s *ruleset.Set, at tok) {
 		r.fail(at, "Binary operation (%s) is undefined for set expressions", op)
 		return
 	}
+	if op != "!=" && s.Flags&ruleset.SetAnonymous != 0 && r.l4 == "" && isL4Key(lhs) {
+		r.l4set = r.l4set[:0]
+		for _, el := range s.Elements {
+			if len(el.Key) == 1 && el.Flags&ruleset.ElemIntervalEnd == 0 {
+				r.l4set = append(r.l4set, l4Name(el.Key[0]))
+			}
+		}
+	}
 	if s.Flags&ruleset.SetAnonymous == 0 && s.KeyType != keyTypeID(lhs) && lhs.kind != xConcat && s.KeyLen != uint32(lhs.bytesLen()) {
 		r.fail(lhs.loc(), "datatype mismatch, expected %s, expression has type %s", s.KeyTypeName, keyTypeName(lhs))
 		return
@@ -892,6 +904,14 @@ func (r *rulectx) genDeps(x *xexpr) {
 			r.fail(x.loc(), "conflicting protocols specified: %s vs. %s", r.l4, p.name)
 			return
 		}
+		// A set of protocols is no dependency for one of them: nft
+		// names the first other protocol the set allowed.
+		for _, o := range r.l4set {
+			if o != p.name {
+				r.fail(x.loc(), "conflicting protocols specified: %s vs. %s", o, p.name)
+				return
+			}
+		}
 		r.metaCmp(ruleset.MetaL4proto, []byte{byte(p.num)})
 		r.l4 = p.name
 	}
@@ -1007,6 +1027,23 @@ func (r *rulectx) needL3(name string, at tok) {
 		}
 	}
 	r.l3 = name
+}
+
+// isL4Key reports whether lhs selects the transport protocol.
+func isL4Key(lhs *xexpr) bool {
+	return lhs.kind == xMeta && lhs.meta == ruleset.MetaL4proto ||
+		lhs.kind == xPayload && lhs.proto != nil && (lhs.fname == "protocol" && lhs.proto.name == "ip" || lhs.fname == "nexthdr" && lhs.proto.name == "ip6")
+}
+
+// l4Name is the transport header name nft reports for an IP protocol
+// number in its conflict errors.
+func l4Name(n byte) string {
+	for name, p := range protos {
+		if p.layer == 4 && p.num == uint64(n) {
+			return name
+		}
+	}
+	return "unknown"
 }
 
 // updateCtx records protocol knowledge an explicit match gives.

@@ -486,7 +486,7 @@ func (r *rulectx) natStmt() {
 			r.fail(kw, "specify `%s ip' or '%s ip6' in inet table to disambiguate", kw.s, kw.s)
 			return
 		}
-		r.natMap(n, addrExpr, portExpr)
+		r.natMap(kw, n, addrExpr, portExpr)
 		return
 	}
 	// Collect the address/port tokens.
@@ -543,6 +543,16 @@ func (r *rulectx) natStmt() {
 			reg++
 		}
 	}
+	if portText != "" && !r.hasL4() {
+		// Ref: src/evaluate.c — stmt_evaluate_l4proto
+		// the port is the end of the joined text: point at it
+		from := ts[0]
+		if last := ts[len(ts)-1]; last.pos.Line == from.pos.Line {
+			from.pos.Column = last.end - len(portText) + 1
+		}
+		r.failCtx(from, ts[len(ts)-1], kw, "transport protocol mapping is only valid after transport protocol match")
+		return
+	}
 	if portText != "" {
 		lo, hi, ok := r.natRange(portExpr, portText, ts[0])
 		if !ok {
@@ -583,7 +593,12 @@ var reBracketNAT = regexp.MustCompile(`^\[([^\]]+)\](?:-\[([^\]]+)\])?(/\d+)?(?:
 // carries the address (and port, and ranges) in consecutive registers.
 // Ref: src/evaluate.c — stmt_evaluate_nat_map; src/netlink_linearize.c —
 // netlink_gen_nat_stmt.
-func (r *rulectx) natMap(n *ruleset.NAT, addrExpr, portExpr *xexpr) {
+// hasL4 reports whether a transport protocol match came before: one
+// protocol, or a set of them.
+func (r *rulectx) hasL4() bool { return r.l4 != "" || len(r.l4set) > 0 }
+
+func (r *rulectx) natMap(kw tok, n *ruleset.NAT, addrExpr, portExpr *xexpr) {
+	start := r.peek()
 	key := r.keyExpr()
 	if key == nil {
 		return
@@ -622,6 +637,10 @@ func (r *rulectx) natMap(n *ruleset.NAT, addrExpr, portExpr *xexpr) {
 		}
 	}
 	if !r.mapLookup(key, data) {
+		return
+	}
+	if data.kind == xConcat && !r.hasL4() {
+		r.failCtx(start, r.toks[r.i-1], kw, "transport protocol mapping is only valid after transport protocol match")
 		return
 	}
 	var s *ruleset.Set
@@ -716,7 +735,7 @@ func (r *rulectx) masqStmt() {
 		}
 		// Ref: src/evaluate.c — stmt_evaluate_l4proto: a port needs a
 		// transport protocol; the statement keyword is shown as context.
-		if r.l4 == "" {
+		if !r.hasL4() {
 			r.failCtx(start, last, kw, "transport protocol mapping is only valid after transport protocol match")
 			return
 		}
