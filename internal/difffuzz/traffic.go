@@ -55,6 +55,7 @@ func (g *gen) traffic() string {
 	for i := 0; i < n; i++ {
 		if g.timeouts && g.chance(0.15) {
 			fmt.Fprintf(&b, "+%dms\n", 1200+g.r.Intn(2500))
+			g.paused = true
 		}
 		p := g.pair()
 		switch k := g.r.Intn(13); k {
