@@ -18,6 +18,26 @@ const (
 type ecache struct {
 	bits uint16
 	mark uint32
+	// mask is the event mask `ct event set` gave the entry, when masked:
+	// a delivery happens only if one of its events is in the mask, and
+	// then carries all of them.
+	mask   uint16
+	masked bool
+}
+
+// SetEventMask is `ct event set`: with a ctnetlink listener every entry
+// has an event cache, whose mask the rule replaces (also on confirmed
+// entries). Without Config.Event there is nothing to filter.
+//
+// Ref: net/netfilter/nft_ct.c — nft_ct_set_eval (NFT_CT_EVENTMASK)
+func (t *Table) SetEventMask(c *Conn, mask uint32) {
+	if t.ev == nil || c == nil {
+		return
+	}
+	if idx, ok := t.idxOf(c); ok {
+		k, off := chunkOf(idx)
+		t.ev[k][off].mask, t.ev[k][off].masked = uint16(mask), true
+	}
 }
 
 // cacheEvent is nf_conntrack_event_cache.
@@ -55,6 +75,9 @@ func (t *Table) deliverEvents(c *Conn, now int64) {
 		return
 	}
 	e.bits, e.mark = 0, c.Mark
+	if e.masked && bits&e.mask == 0 {
+		return // nf_ct_deliver_cached_events: none of them is wanted
+	}
 	t.event(now, string(t.appendEntry(nil, idx, jiffies(now), bits)))
 }
 
@@ -62,6 +85,10 @@ func (t *Table) deliverEvents(c *Conn, now int64) {
 // at once, not through the cache).
 func (t *Table) destroyEvent(idx uint32) {
 	if t.ev == nil {
+		return
+	}
+	k, off := chunkOf(idx)
+	if e := &t.ev[k][off]; e.masked && e.mask&evDestroy == 0 {
 		return
 	}
 	t.event(t.now, string(t.appendEntry(nil, idx, jiffies(t.now), evDestroy)))

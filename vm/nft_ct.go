@@ -179,9 +179,9 @@ func (m *machine) ctCounter(c *ct.Conn, k ruleset.CtKey, dir uint8) uint64 {
 	return by / pk
 }
 
-// ctSetEval writes the entry's mark or labels (`ct event set` has no
-// effect nftgo shows: the event mask only filters ctnetlink listeners);
-// templates and untracked packets are left alone. It also runs ct
+// ctSetEval writes the entry's mark, labels or event mask (which only
+// filters `conntrack -E` output); templates and untracked packets are
+// left alone. It also runs ct
 // objects (in.key has ctObjKey).
 //
 // Ref: net/netfilter/nft_ct.c — nft_ct_set_eval.
@@ -203,6 +203,8 @@ func (m *machine) ctSetEval(in *insn) {
 		c.SetMark(m.load32(in.sreg))
 	case ruleset.CtLabels:
 		m.ct.SetLabels(c, m.regs[in.sreg:int(in.sreg)+16])
+	case ruleset.CtEventmask:
+		m.ct.SetEventMask(c, m.load32(in.sreg))
 	}
 }
 
