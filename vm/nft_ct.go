@@ -421,9 +421,15 @@ func timeoutPolicy(policy, body string) (map[string]uint32, error) {
 			continue
 		}
 		k, v, _ := strings.Cut(f, sep)
-		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+		v = strings.TrimSpace(v)
+		n, err := strconv.ParseUint(v, 10, 32)
 		if err != nil {
-			return nil, fmt.Errorf("%w: ct timeout policy value %q", errInval, f)
+			// A value with a unit ("9s", as JSON input gives it).
+			ms, terr := parseObjTime(v)
+			if terr != nil || ms/1000 > 1<<32-1 {
+				return nil, fmt.Errorf("%w: ct timeout policy value %q", errInval, f)
+			}
+			n = ms / 1000
 		}
 		vals[strings.ToLower(strings.TrimSpace(k))] = uint32(n)
 	}
