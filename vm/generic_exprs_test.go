@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nftgo/nftgo/internal/testpkt"
+	"github.com/nftgo/nftgo/packet"
 	"github.com/nftgo/nftgo/ruleset"
 )
 
@@ -373,5 +374,40 @@ func TestSynproxyObjectMap(t *testing.T) {
 	syn.Dport = 81
 	if res := m.Receive(pkt(t, syn), "wan", 2); res.Verdict != Acc {
 		t.Fatalf("port 81: %v", res.Verdict)
+	}
+}
+
+// TestTproxyDefrag: a tproxy rule turns defragmentation on for its family
+// even without conntrack (nft_tproxy_init calls nf_defrag_ipv4_enable):
+// fragments are held at -400 and the prerouting chain sees the datagram
+// once; without the tproxy rule it sees every fragment.
+func TestTproxyDefrag(t *testing.T) {
+	whole := testpkt.MustBuild(testpkt.Spec{Src: "198.51.100.2", Dst: "203.0.113.10", Proto: "udp", Sport: 5000, Dport: 53, IPID: 9, Payload: make([]byte, 40)})
+	frags := fragments4(t, whole, 16)
+	for _, withTproxy := range []bool{true, false} {
+		rules := []*ruleset.Rule{r(1, counter())}
+		if withTproxy {
+			// meta l4proto tcp tproxy ip to :8080
+			rules = append(rules, r(2, metaLoad(ruleset.MetaL4proto), cmpw(ruleset.CmpEq, 1, 6), &ruleset.Immediate{DReg: 1, Data: []byte{0x1f, 0x90}}, gen("tproxy", "ip port reg 1 ")))
+		}
+		m := newMachine(t, routerHost(), table(ruleset.FamilyIPv4, "t", base("pre", ruleset.HookPrerouting, 0, Acc, rules...)))
+		var last Result
+		for i, f := range frags {
+			p := new(packet.Packet)
+			if err := p.Decode(packet.LinkRaw, append([]byte(nil), f...)); err != nil {
+				t.Fatal(err)
+			}
+			last = m.Receive(p, "wan", int64(1e9+i))
+			if withTproxy && i == 0 && (last.Verdict != ruleset.VerdictStolen || last.KernelDrop != "defrag") {
+				t.Fatalf("first fragment: %v %q, want held by defrag", last.Verdict, last.KernelDrop)
+			}
+		}
+		want := uint64(2)
+		if withTproxy {
+			want = 1
+		}
+		if n := m.counters[0].packets; n != want || last.Verdict != Acc {
+			t.Fatalf("tproxy=%v: prerouting counted %d, want %d (last %v)", withTproxy, n, want, last.Verdict)
+		}
 	}
 }

@@ -87,6 +87,9 @@ type loadExtra struct {
 	synproxies []synproxyInfo
 	// brHooks are the bridge family's hooks (br_input.go).
 	brHooks [5][]hookEntry
+	// tproxyDefrag: a tproxy expression enabled defragmentation for the
+	// address family (nf_defrag_ipv4_enable / nf_defrag_ipv6_enable).
+	tproxyDefrag [2]bool
 	// ctObjs are the ct helper, timeout and expectation objects.
 	ctObjs []ctObject
 }
@@ -1004,6 +1007,12 @@ func (m *machine) buildHooks() {
 			add(af, ruleset.HookOutput, hookEntry{kind: entNAT, prio: ruleset.PriorityNATDst, seq: s})
 			add(af, ruleset.HookPostrouting, hookEntry{kind: entNAT, prio: ruleset.PriorityNATSrc, seq: s})
 			add(af, ruleset.HookInput, hookEntry{kind: entNAT, prio: ruleset.PriorityNATSrc, seq: s})
+		}
+		if m.ctSeqAF[af] < 0 && m.tproxyDefrag[af] {
+			// Defrag without conntrack (Ref: nft_tproxy.c — nft_tproxy_init).
+			for _, h := range []ruleset.Hook{ruleset.HookPrerouting, ruleset.HookOutput} {
+				add(af, h, hookEntry{kind: entDefrag, prio: ruleset.PriorityConntrackDefrag, seq: -1})
+			}
 		}
 		if s := m.ctSeqAF[af]; s >= 0 {
 			for _, h := range []ruleset.Hook{ruleset.HookPrerouting, ruleset.HookOutput} {

@@ -46,6 +46,17 @@ func (l *loader) loadTproxy(b netlinkBody) (in insn, st int32, err error) {
 			return in, st, err
 		}
 	}
+	// nf_defrag_ipv4_enable / nf_defrag_ipv6_enable: the family's
+	// fragments are reassembled at prerouting -400 from now on, conntrack
+	// or not.
+	switch fam {
+	case ruleset.FamilyIPv4:
+		l.m.tproxyDefrag[af4] = true
+	case ruleset.FamilyIPv6:
+		l.m.tproxyDefrag[af6] = true
+	default:
+		l.m.tproxyDefrag = [2]bool{true, true}
+	}
 	in.op, in.aux = opTproxy, uint8(fam)
 	return in, st, nil
 }
