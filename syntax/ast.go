@@ -93,7 +93,7 @@ type CmdTable struct {
 // TableItem is one line of a table block.
 type TableItem struct {
 	Pos       lexer.Position
-	Define    *Define   `parser:"  @@"`
+	Define    *Define   `parser:"( @@"`
 	Undefine  *Undefine `parser:"| @@"`
 	Include   *Include  `parser:"| @@"`
 	Chain     *Chain    `parser:"| \"chain\" @@"`
@@ -102,7 +102,11 @@ type TableItem struct {
 	CtObject  *CtObject `parser:"| \"ct\" @@"`
 	Object    *TypedObj `parser:"| @@"`
 	Flags     []*Name   `parser:"| \"flags\" @@ ( Comma @@ )*"`
-	Comment   string    `parser:"| \"comment\" @String"`
+	Comment   string    `parser:"| \"comment\" @String )"`
+	// Every table line ends in a separator, a closing brace of a chain,
+	// set or object block included (parser_bison.y table_block):
+	// `table t { chain c { } }` on one line is a syntax error in nft.
+	End string `parser:"@(Semi|NL)"`
 }
 
 // Chain is `chain NAME { … }` (after the keyword).
@@ -122,7 +126,6 @@ type ChainItem struct {
 	Hook     *Hook     `parser:"| @@"`
 	Policy   *Term     `parser:"| \"policy\" @@"`
 	Comment  string    `parser:"| \"comment\" @String"`
-	Devices  *Term     `parser:"| \"devices\" \"=\" @@"`
 	Flags    []*Name   `parser:"| \"flags\" @@ ( Comma @@ )*"`
 	Rule     *Rule     `parser:"| @@"`
 	End      string    `parser:"@(Semi|NL)"`
@@ -133,7 +136,8 @@ type Hook struct {
 	Pos      lexer.Position
 	Type     *Name     `parser:"\"type\" @@"`
 	Hook     *Name     `parser:"\"hook\" @@"`
-	Device   *Term     `parser:"( \"device\" @@ )?"`
+	Device   *Term     `parser:"( \"device\" @@"`
+	Devices  *Term     `parser:"| \"devices\" \"=\" @@ )?"`
 	Priority *Priority `parser:"\"priority\" @@"`
 	Device2  *Term     `parser:"( \"device\" @@ )?"`
 }

@@ -141,7 +141,7 @@ func convertError(err error, src []byte, toks []lexer.Token) error {
 			end = t.Pos.Column
 		}
 		msg := "syntax error, unexpected " + tokenName(t)
-		if t.Type == RBrace && strings.Contains(ute.Expect, "Semi") {
+		if t.Type == RBrace && (strings.Contains(ute.Expect, "Semi") || strings.Contains(ute.Error(), "<semi>")) {
 			msg += ", expecting newline or semicolon"
 		}
 		return &Error{Pos: t.Pos, EndCol: end, Msg: msg, Src: src}
