@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -364,7 +365,7 @@ func (c *compiler) tableBlock(fam string, name *syntax.Name, items []*syntax.Tab
 
 func (c *compiler) flowtableDecl(ts *tableState, o *syntax.Object) {
 	obj := &ruleset.Object{Kind: "flowtable", Name: o.Name.Text(), Handle: ts.handle()}
-	hook, prio := "", int32(0)
+	hook, prio, flags := "", int32(0), 0
 	var devs []string
 	if !c.expandItems(o.Items) {
 		return
@@ -376,16 +377,15 @@ func (c *compiler) flowtableDecl(ts *tableState, o *syntax.Object) {
 		}
 		switch it.Key.Text() {
 		case "hook":
+			if len(toks) > 0 {
+				hook = toks[0].s
+			}
 			for i, t := range toks {
-				if i == 0 {
-					hook = t.s
-				}
-				if t.s == "priority" && i+1 < len(toks) {
-					if v, ok := stdPrios[toks[i+1].s]; ok {
-						prio = v
-					} else if n, ok := parseUint(toks[i+1].s); ok {
-						prio = int32(n.Int64())
+				if t.s == "priority" {
+					if prio, ok = c.flowtablePriority(toks[i:]); !ok {
+						return
 					}
+					break
 				}
 			}
 		case "devices":
@@ -398,15 +398,94 @@ func (c *compiler) flowtableDecl(ts *tableState, o *syntax.Object) {
 					}
 				}
 			}
+			// Prepended one by one, as for chain devices (deviceNames).
+			slices.Reverse(devs)
+		case "counter":
+			flags |= flowtableCounter
+		case "flags":
+			for _, t := range toks {
+				if t.s == "offload" {
+					flags |= flowtableHWOffload
+				}
+			}
 		}
 	}
 	obj.Attrs = append(obj.Attrs, ruleset.ObjectAttr{Key: "hook", Value: hook},
 		ruleset.ObjectAttr{Key: "priority", Value: fmt.Sprint(prio)})
+	if flags != 0 {
+		obj.Attrs = append(obj.Attrs, ruleset.ObjectAttr{Key: "flags", Value: fmt.Sprint(flags)})
+	}
 	for _, d := range devs {
 		obj.Attrs = append(obj.Attrs, ruleset.ObjectAttr{Key: "device", Value: d})
 	}
 	ts.t.Objects = append(ts.t.Objects, obj)
 	c.batch = append(c.batch, msg{kind: msgFlowtable, table: ts.t, obj: obj})
+}
+
+// Flowtable flags (enum nft_flowtable_flags).
+const (
+	flowtableHWOffload = 1
+	flowtableCounter   = 2
+)
+
+// flowtablePriority reads `priority PRIO` of a flowtable hook: a number,
+// or `filter` (the one standard priority of the netdev family's ingress)
+// with an optional `+ N` / `- N`.
+//
+// Ref: nftables src/evaluate.c — flowtable_evaluate, evaluate_priority
+func (c *compiler) flowtablePriority(toks []tok) (int32, bool) {
+	end := len(toks)
+	for i, t := range toks {
+		if i > 0 && (t.kind == 'o' && t.s == ";" || t.s == "devices") {
+			end = i
+			break
+		}
+	}
+	toks = toks[:end]
+	bad := func() (int32, bool) {
+		last := toks[len(toks)-1]
+		c.errorAt(toks[0].pos, last.end, "invalid priority expression value.")
+		return 0, false
+	}
+	rest := toks[1:]
+	neg := false
+	if len(rest) > 0 && rest[0].s == "-" {
+		neg, rest = true, rest[1:]
+	}
+	if len(rest) == 0 {
+		return bad()
+	}
+	var v int64
+	if n, ok := parseUint(rest[0].s); ok && n.IsInt64() && n.Int64() <= 1<<31 {
+		v = n.Int64()
+		if len(rest) > 1 {
+			// Only a named priority takes an offset in nft's grammar.
+			c.errorTok(rest[1], "syntax error, unexpected %s, expecting newline or semicolon", rest[1].s)
+			return 0, false
+		}
+	} else if rest[0].s == "filter" && !neg {
+		v = 0
+	} else {
+		return bad()
+	}
+	if neg {
+		v = -v
+	}
+	rest = rest[1:]
+	if len(rest) == 2 && (rest[0].s == "+" || rest[0].s == "-") {
+		n, ok := parseUint(rest[1].s)
+		if !ok || !n.IsInt64() {
+			return bad()
+		}
+		if rest[0].s == "+" {
+			v += n.Int64()
+		} else {
+			v -= n.Int64()
+		}
+	} else if len(rest) != 0 {
+		return bad()
+	}
+	return int32(v), true
 }
 
 var stdPrios = map[string]int32{"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100}
@@ -474,10 +553,16 @@ func (c *compiler) chainDecl(ts *tableState, name *syntax.Name, items []*syntax.
 				continue
 			}
 			ch.Hook = &ruleset.ChainHook{Type: h.Type.Text(), Hook: hk, Priority: prio, Policy: ruleset.Verdict{Code: ruleset.VerdictAccept}}
-			for _, d := range []*syntax.Term{h.Device, h.Device2} {
+			for _, d := range []*syntax.Term{h.Device, h.Devices, h.Device2} {
 				if d != nil {
 					ch.Hook.Devices = append(ch.Hook.Devices, c.deviceNames(d)...)
 				}
+			}
+			// Ref: nftables src/evaluate.c — chain_evaluate
+			if h.Device == nil && h.Devices == nil && h.Device2 == nil &&
+				(fam == ruleset.FamilyNetdev || fam == ruleset.FamilyINet && hk == ruleset.HookIngress) {
+				c.errorAt(h.Pos, h.Priority.EndPos.Column-1, "Missing `device' in this chain definition")
+				continue
 			}
 		case it.Policy != nil:
 			switch it.Policy.Text() {
@@ -492,8 +577,6 @@ func (c *compiler) chainDecl(ts *tableState, name *syntax.Name, items []*syntax.
 			default:
 				c.errorAt(it.Policy.Pos, it.Policy.Pos.Column+len(it.Policy.Text())-1, "syntax error, unexpected %s, expecting accept or drop or '$'", it.Policy.Text())
 			}
-		case it.Devices != nil && ch.Hook != nil:
-			ch.Hook.Devices = append(ch.Hook.Devices, c.deviceNames(it.Devices)...)
 		case it.Comment != "":
 			ch.Comment = strings.Trim(it.Comment, `"`)
 		}
@@ -517,6 +600,9 @@ func (c *compiler) deviceNames(t *syntax.Term) []string {
 			out = append(out, et.AsTerm().Text())
 		}
 	}
+	// nft 1.0.6 builds the device array by prepending: the kernel gets
+	// (and --debug=netlink prints) the devices in reverse order.
+	slices.Reverse(out)
 	return out
 }
 

@@ -64,10 +64,9 @@ func writeMsg(b *strings.Builder, m msg, openEnd map[*ruleset.Element]bool) {
 			} else if len(h.Devices) > 1 {
 				b.WriteString(" dev { ")
 				for _, d := range h.Devices {
-					b.WriteString(d)
-					b.WriteByte(' ')
+					fmt.Fprintf(b, " %s ", d)
 				}
-				b.WriteString("} ")
+				b.WriteString(" } ")
 			}
 		}
 		b.WriteByte('\n')
@@ -76,18 +75,20 @@ func writeMsg(b *strings.Builder, m msg, openEnd map[*ruleset.Element]bool) {
 		writeObjectBody(b, m.obj)
 		b.WriteByte('\n')
 	case msgFlowtable:
-		// libnftnl prints the hook number with the inet names (ingress is 0).
-		b.WriteString("flow table (null) (null) use 0 size 0 flags 0 hook prerouting")
-		prio, devs := "0", []string{}
+		// libnftnl names the hook number (ingress, 0) with the table
+		// family's hook names: prerouting in ip/ip6/inet.
+		prio, flags, devs := "0", "0", []string{}
 		for _, a := range m.obj.Attrs {
 			switch a.Key {
+			case "flags":
+				flags = a.Value
 			case "priority":
 				prio = a.Value
 			case "device":
 				devs = append(devs, a.Value)
 			}
 		}
-		fmt.Fprintf(b, " prio %s ", prio)
+		fmt.Fprintf(b, "flow table (null) (null) use 0 size 0 flags %s hook %s prio %s ", flags, ruleset.HookName(m.table.Family, 0), prio)
 		if len(devs) > 0 {
 			b.WriteString(" dev { ")
 			for _, d := range devs {

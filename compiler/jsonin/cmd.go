@@ -247,13 +247,10 @@ func (w *writer) chain(verb, fam string, o map[string]any, path string) error {
 			if len(devs) == 0 {
 				return errAt(path+".dev", "Expected a string or an array of strings")
 			}
+			// nft 1.0.6's json_parse_chain reads "dev" as a string only;
+			// an array leaves the chain without a device.
 			if _, one := d.(string); one {
 				h += " device " + quote(devs[0])
-			} else {
-				for i := range devs {
-					devs[i] = quote(devs[i])
-				}
-				items = append(items, "devices = { "+strings.Join(devs, ", ")+" }")
 			}
 		}
 		h += " priority " + prio

@@ -146,13 +146,20 @@ func tableJSON(t *ruleset.Table, errs *[]error) []any {
 	}
 	out := []any{jobj{{"table", to}}}
 	for _, o := range t.Objects {
-		out = append(out, objectJSON(t, o))
+		if o.Kind != "flowtable" {
+			out = append(out, objectJSON(t, o))
+		}
 	}
 	for _, s := range t.Sets {
 		if s.Flags&ruleset.SetAnonymous != 0 {
 			continue
 		}
 		out = append(out, setJSON(t, s))
+	}
+	for _, o := range t.Objects {
+		if o.Kind == "flowtable" {
+			out = append(out, flowtableJSON(t, o))
+		}
 	}
 	var rules []any
 	for _, c := range t.Chains {
@@ -274,6 +281,28 @@ func dataTypeNameForJSON(s *ruleset.Set) string {
 // objectJSON prints counters, quotas and limits.
 //
 // Ref: nftables src/json.c — obj_print_json
+// flowtableJSON is a flowtable as nft 1.0.6 lists it in JSON: one device
+// as a string, several as an array; no flags.
+//
+// Ref: nftables src/json.c — flowtable_print_json
+func flowtableJSON(t *ruleset.Table, o *ruleset.Object) any {
+	prio, _, devs := flowtableAttrs(o)
+	ob := jobj{{"family", t.Family.String()}, {"name", o.Name}, {"table", t.Name}, {"handle", o.Handle},
+		{"hook", "ingress"}, {"prio", prio}}
+	switch len(devs) {
+	case 0:
+	case 1:
+		ob = append(ob, jkv{"dev", devs[0]})
+	default:
+		arr := make([]any, len(devs))
+		for i, d := range devs {
+			arr[i] = d
+		}
+		ob = append(ob, jkv{"dev", arr})
+	}
+	return jobj{{"flowtable", ob}}
+}
+
 func objectJSON(t *ruleset.Table, o *ruleset.Object) any {
 	ob := jobj{{"family", t.Family.String()}, {"name", o.Name}, {"table", t.Name}, {"handle", o.Handle}}
 	if o.Comment != "" {

@@ -438,5 +438,11 @@ func (c *rctx) generic(g *ruleset.Generic) {
 		c.emit(&plainStmt{s: b.String(), j: jobj{{"synproxy", jv}}})
 		return
 	}
+	if g.Kind == "flow_offload" && len(f) == 2 && f[0] == "flowtable" {
+		// Ref: nftables src/statement.c — flow_offload_stmt_print;
+		// src/json.c — flow_offload_stmt_json
+		c.emit(&plainStmt{s: "flow add @" + f[1], j: jobj{{"flow", jobj{{"op", "add"}, {"flowtable", "@" + f[1]}}}}})
+		return
+	}
 	c.emit(&plainStmt{s: "# unknown " + g.Kind, j: jobj{{"unknown", g.Kind}}})
 }

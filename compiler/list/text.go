@@ -3,6 +3,7 @@ package list
 import (
 	"bufio"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -107,6 +108,9 @@ func writeTable(w *bufio.Writer, t *ruleset.Table, opt Options, errs *[]error) {
 		fmt.Fprintf(w, "\tcomment %q\n", t.Comment)
 	}
 	for _, o := range t.Objects {
+		if o.Kind == "flowtable" {
+			continue
+		}
 		w.WriteString(delim)
 		writeObject(w, o, opt)
 		delim = "\n"
@@ -118,6 +122,13 @@ func writeTable(w *bufio.Writer, t *ruleset.Table, opt Options, errs *[]error) {
 		w.WriteString(delim)
 		writeSet(w, t, s, opt)
 		delim = "\n"
+	}
+	for _, o := range t.Objects {
+		if o.Kind == "flowtable" {
+			w.WriteString(delim)
+			writeFlowtable(w, o, opt)
+			delim = "\n"
+		}
 	}
 	for _, c := range t.Chains {
 		w.WriteString(delim)
@@ -144,7 +155,7 @@ func writeChain(w *bufio.Writer, t *ruleset.Table, c *ruleset.Chain, opt Options
 		if len(h.Devices) == 1 {
 			fmt.Fprintf(w, " device %q", h.Devices[0])
 		} else if len(h.Devices) > 1 {
-			w.WriteString(" devices = { " + strings.Join(h.Devices, ", ") + " }")
+			w.WriteString(" devices = { " + strings.Join(sortedDevices(h.Devices), ", ") + " }")
 		}
 		fmt.Fprintf(w, " priority %s; policy %s;\n", prioText(t.Family, h.Hook, h.Priority), policyName(h.Policy))
 	}
@@ -370,6 +381,52 @@ func writeObject(w *bufio.Writer, o *ruleset.Object, opt Options) {
 			}
 			w.WriteString("\n")
 		}
+	}
+	w.WriteString("\t}\n")
+}
+
+// sortedDevices is a device list as nft 1.0.6 lists it from the kernel:
+// sorted by name (qsort with strcmp when the hook attributes are parsed).
+func sortedDevices(devs []string) []string {
+	out := slices.Clone(devs)
+	slices.Sort(out)
+	return out
+}
+
+// flowtableAttrs reads a flowtable object's hook priority, flags and devices.
+func flowtableAttrs(o *ruleset.Object) (prio int32, flags int, devs []string) {
+	for _, a := range o.Attrs {
+		switch a.Key {
+		case "priority":
+			n, _ := strconv.ParseInt(a.Value, 10, 32)
+			prio = int32(n)
+		case "flags":
+			flags, _ = strconv.Atoi(a.Value)
+		case "device":
+			devs = append(devs, a.Value)
+		}
+	}
+	return prio, flags, sortedDevices(devs)
+}
+
+// writeFlowtable prints a flowtable declaration.
+//
+// Ref: nftables src/rule.c — flowtable_print_declaration
+func writeFlowtable(w *bufio.Writer, o *ruleset.Object, opt Options) {
+	prio, flags, devs := flowtableAttrs(o)
+	fmt.Fprintf(w, "\tflowtable %s {", o.Name)
+	if opt.Handles {
+		fmt.Fprintf(w, " # handle %d", o.Handle)
+	}
+	fmt.Fprintf(w, "\n\t\thook ingress priority %s\n", prioText(ruleset.FamilyNetdev, ruleset.HookNetdevIngress, prio))
+	if len(devs) > 0 {
+		w.WriteString("\t\tdevices = { " + strings.Join(devs, ", ") + " }\n")
+	}
+	if flags&1 != 0 {
+		w.WriteString("\t\tflags offload\n")
+	}
+	if flags&2 != 0 {
+		w.WriteString("\t\tcounter\n")
 	}
 	w.WriteString("\t}\n")
 }
