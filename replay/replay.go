@@ -279,11 +279,11 @@ func (r *Replay) tick(ts int64) {
 // run runs a decoded IP packet through the machine and writes its results.
 func (r *Replay) run(idx int, lt packet.LinkType, p *packet.Packet) error {
 	iface, local := r.rt.ingress(p)
-	var res vm.Result
+	var res *vm.Result
 	if local {
-		res = r.M.Send(p, r.clock)
+		res = r.M.SendRef(p, r.clock)
 	} else {
-		res = r.M.Receive(p, iface, r.clock)
+		res = r.M.ReceiveRef(p, iface, r.clock)
 	}
 	r.shared = res.Shared
 	if res.Verdict == ruleset.VerdictDrop {
@@ -295,16 +295,16 @@ func (r *Replay) run(idx int, lt packet.LinkType, p *packet.Packet) error {
 		r.Stats.Accepted++
 	}
 	if f := r.cfg.OnPacket; f != nil {
-		r.res = res
+		r.res = *res
 		r.ev = Event{Index: idx, Time: r.clock, Packet: p, Result: &r.res, Ingress: iface, Local: local}
 		f(&r.ev)
 	}
 	if r.cfg.Accepted != nil || r.cfg.Dropped != nil {
-		if err := r.writeFate(lt, p, &res); err != nil {
+		if err := r.writeFate(lt, p, res); err != nil {
 			return err
 		}
 	}
-	return r.emit(idx, p, &res, iface, local)
+	return r.emit(idx, p, res, iface, local)
 }
 
 // writeFate writes the packet, then the host's reply to it, to the

@@ -186,6 +186,15 @@ func (m *Machine) Receive(p *packet.Packet, iface string, now int64) Result {
 // Send runs a locally generated packet through output and postrouting.
 func (m *Machine) Send(p *packet.Packet, now int64) Result { return m.send(p, now) }
 
+// ReceiveRef and SendRef are Receive and Send without the copy of the
+// Result: it belongs to the machine and holds until its next packet.
+func (m *Machine) ReceiveRef(p *packet.Packet, iface string, now int64) *Result {
+	return m.receiveRef(p, iface, now)
+}
+
+// SendRef: see ReceiveRef.
+func (m *Machine) SendRef(p *packet.Packet, now int64) *Result { return m.sendRef(p, now) }
+
 // ConntrackInUse reports whether the ruleset made the kernel register
 // conntrack's hooks (a ct expression, nat, connlimit or notrack): without
 // them nothing is tracked and Result.CtState reads invalid for every packet.

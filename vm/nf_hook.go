@@ -38,16 +38,24 @@ func (m *machine) begin(p *packet.Packet, now int64) {
 //
 // Ref: net/ipv4/ip_input.c — ip_rcv, ip_rcv_finish; net/ipv4/ip_forward.c — ip_forward.
 func (m *machine) receive(p *packet.Packet, ifname string, now int64) Result {
+	return *m.receiveRef(p, ifname, now)
+}
+
+// receiveRef is receive answering with the machine's own Result (valid
+// until the next packet): the Result is ~140 bytes, and copying it up
+// every return of the path cost more than the routing decision.
+func (m *machine) receiveRef(p *packet.Packet, ifname string, now int64) *Result {
 	m.begin(p, now)
 	if p.Protocol == packet.EtherTypeARP && p.NFProto == 0 {
-		return m.receiveARP(p, ifname)
+		m.res = m.receiveARP(p, ifname)
+		return &m.res
 	}
 	if p.NFProto != packet.NFProtoIPv4 && p.NFProto != packet.NFProtoIPv6 {
-		return m.res
+		return &m.res
 	}
 	src, _ := rawAddrs(p)
 	if src == nil {
-		return m.res
+		return &m.res
 	}
 	if ifname != "" {
 		// A replay passes the same few interface names again and again:
@@ -62,44 +70,49 @@ func (m *machine) receive(p *packet.Packet, ifname string, now int64) Result {
 	}
 	// Ref: net/core/dev.c — nf_hook_ingress, before the IP layer.
 	if m.in != nil && len(m.in.ingress) > 0 && !m.runEntries(m.in.ingress, ruleset.HookIngress, "ingress") {
-		return m.finish()
+		return m.finishRef()
 	}
 	if m.in != nil && m.in.br != nil && p.MACLen == ethHeaderLen {
 		// A bridge port: the bridge takes the frame (br_handle_frame).
-		return m.brReceive(p)
+		m.res = m.brReceive(p)
+		return &m.res
 	}
 	if !m.runHook(ruleset.HookPrerouting, "prerouting") {
-		return m.finish()
+		return m.finishRef()
 	}
-	return m.routeInput(p)
+	return m.routeInputRef(p)
 }
 
 // routeInput is ip_rcv_finish's routing decision and what follows it:
 // input for a local destination, else forward and postrouting.
 func (m *machine) routeInput(p *packet.Packet) Result {
+	return *m.routeInputRef(p)
+}
+
+func (m *machine) routeInputRef(p *packet.Packet) *Result {
 	// Routing uses the destination after DNAT.
 	src, dst := rawAddrs(p)
 	switch m.host.classify(p, src, dst) {
 	case routeDrop:
-		return m.kernelDrop("routing")
+		return m.kernelDropRef("routing")
 	case routeLocal:
 		m.runHook(ruleset.HookInput, "input")
-		return m.finish()
+		return m.finishRef()
 	}
 	if m.host.local(dst) {
 		if m.host.local(src) && m.in != m.host.lo {
 			// Martian source: ip_route_input_slow drops it.
-			return m.kernelDrop("routing")
+			return m.kernelDropRef("routing")
 		}
 		m.runHook(ruleset.HookInput, "input")
-		return m.finish()
+		return m.finishRef()
 	}
 	if m.host.local(src) {
-		return m.kernelDrop("routing")
+		return m.kernelDropRef("routing")
 	}
 	m.out = m.host.route(dst)
 	if m.out == nil || m.out == m.host.lo {
-		return m.kernelDrop("routing")
+		return m.kernelDropRef("routing")
 	}
 	if !decTTL(p) {
 		// ip_forward's too_many_hops: time exceeded goes back from the
@@ -110,31 +123,37 @@ func (m *machine) routeInput(p *packet.Packet) Result {
 		} else {
 			m.pendingErr = m.icmp6Error(p, 3, 0, false)
 		}
-		return m.kernelDrop("routing")
+		return m.kernelDropRef("routing")
 	}
 	if !m.runHook(ruleset.HookForward, "forward") {
-		return m.finish()
+		return m.finishRef()
 	}
 	if m.runHook(ruleset.HookPostrouting, "postrouting") {
 		m.egressHook()
 	}
-	return m.finish()
+	return m.finishRef()
 }
 
 // send is a locally generated packet: output → routing → postrouting.
 //
 // Ref: net/ipv4/ip_output.c — __ip_local_out, ip_output.
 func (m *machine) send(p *packet.Packet, now int64) Result {
+	return *m.sendRef(p, now)
+}
+
+// sendRef is send answering with the machine's own Result (see receiveRef).
+func (m *machine) sendRef(p *packet.Packet, now int64) *Result {
 	m.begin(p, now)
 	if p.Protocol == packet.EtherTypeARP && p.NFProto == 0 {
-		return m.sendARP(p)
+		m.res = m.sendARP(p)
+		return &m.res
 	}
 	if p.NFProto != packet.NFProtoIPv4 && p.NFProto != packet.NFProtoIPv6 {
-		return m.res
+		return &m.res
 	}
 	_, dst := rawAddrs(p)
 	if dst == nil {
-		return m.res
+		return &m.res
 	}
 	m.out = m.host.route(dst)
 	if m.host.local(dst) {
@@ -142,10 +161,10 @@ func (m *machine) send(p *packet.Packet, now int64) Result {
 	}
 	if m.out == nil {
 		// No route: the socket call fails before any hook.
-		return m.kernelDrop("routing")
+		return m.kernelDropRef("routing")
 	}
 	if !m.runHook(ruleset.HookOutput, "output") {
-		return m.finish()
+		return m.finishRef()
 	}
 	// Re-route after output (DNAT or mark may have changed the route).
 	_, dst = rawAddrs(p)
@@ -155,11 +174,11 @@ func (m *machine) send(p *packet.Packet, now int64) Result {
 		m.out = o
 	}
 	if !m.runHook(ruleset.HookPostrouting, "postrouting") {
-		return m.finish()
+		return m.finishRef()
 	}
 	if m.out != m.host.lo {
 		m.egressHook()
-		return m.finish()
+		return m.finishRef()
 	}
 	// A packet to a local address comes back in on lo: prerouting, then
 	// input. Its conntrack entry stays attached (already confirmed).
@@ -167,7 +186,7 @@ func (m *machine) send(p *packet.Packet, now int64) Result {
 	if m.runHook(ruleset.HookPrerouting, "prerouting") {
 		m.runHook(ruleset.HookInput, "input")
 	}
-	return m.finish()
+	return m.finishRef()
 }
 
 // egressHook runs the out device's netdev egress chains.
@@ -206,14 +225,22 @@ func decTTL(p *packet.Packet) bool {
 }
 
 func (m *machine) kernelDrop(stage string) Result {
+	return *m.kernelDropRef(stage)
+}
+
+func (m *machine) kernelDropRef(stage string) *Result {
 	m.res.Verdict = ruleset.VerdictDrop
 	m.res.KernelDrop = stage
-	return m.finish()
+	return m.finishRef()
 }
 
 // finish releases an unconfirmed conntrack entry of a packet that did not
 // make it (it never enters the table) and fills in the egress interface.
 func (m *machine) finish() Result {
+	return *m.finishRef()
+}
+
+func (m *machine) finishRef() *Result {
 	m.res.CtState = m.ctState()
 	m.res.CtDirection = -1
 	if m.conn != nil {
@@ -234,15 +261,17 @@ func (m *machine) finish() Result {
 		m.res.Out = m.out.name
 	}
 	if m.res.Reject != nil && !m.replying {
-		return m.sendReply()
+		m.res = m.sendReply()
+		return &m.res
 	}
 	if m.pendingErr != nil {
 		b := m.pendingErr
 		m.pendingErr = nil
-		return m.sendBytes(m.res, b)
+		m.res = m.sendBytes(m.res, b)
+		return &m.res
 	}
 	m.pkt = nil
-	return m.res
+	return &m.res
 }
 
 // sendReply builds the reject's reply and sends it as a local packet.
