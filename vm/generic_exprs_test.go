@@ -411,3 +411,36 @@ func TestTproxyDefrag(t *testing.T) {
 		}
 	}
 }
+
+// TestGenericNoAllocs: osf, ipsec, tproxy, netdev fib and bridging (to a
+// learnt port) allocate nothing per packet.
+func TestGenericNoAllocs(t *testing.T) {
+	unknown := &ruleset.Cmp{Op: ruleset.CmpEq, SReg: 1, Data: osfUnknown[:]}
+	fib := base("ing", ruleset.HookNetdevIngress, 0, Acc, r(9, &ruleset.Fib{Result: fibResAddrtype, Flags: fibDaddr, DReg: 1}, counter()))
+	fib.Hook.Devices = []string{"wan"}
+	m := newMachine(t, routerHost(),
+		table(ruleset.FamilyINet, "t",
+			base("pre", ruleset.HookPrerouting, 0, Acc,
+				r(1, &ruleset.Immediate{DReg: 1, Data: []byte{0x1f, 0x90}}, gen("tproxy", "port reg 1 "), counter())),
+			base("f", ruleset.HookForward, 0, Acc,
+				r(2, gen("osf", "dreg 1 "), unknown, counter()),
+				r(3, gen("xfrm", "load in 0 reqid => reg 1 "), counter()),
+				r(4, gen("xfrm", "load out 0 spi => reg 1 "), counter()))),
+		table(ruleset.FamilyNetdev, "n", fib))
+	p := pkt(t, testpkt.Spec{Src: "198.51.100.2", Dst: "203.0.113.10", Proto: "tcp", Sport: 1000, Dport: 80, Flags: testpkt.SYN})
+	saved := append([]byte(nil), p.Data...)
+	n := testing.AllocsPerRun(100, func() {
+		copy(p.Data, saved)
+		m.Receive(p, "wan", 1)
+	})
+	if n != 0 || m.counters[1].packets == 0 {
+		t.Fatalf("%v allocations per packet (osf matched %d)", n, m.counters[1].packets)
+	}
+	b := newMachine(t, bridgeHost(false), table(ruleset.FamilyBridge, "b", base("fwd", ruleset.HookForward, 0, Acc, r(1, counter()))))
+	udp := testpkt.Spec{Src: "192.0.2.10", Dst: "192.0.2.11", Proto: "udp", Sport: 1, Dport: 2}
+	b.Receive(ethFrame(t, 0x0a, 0x0b, udp), "vB", 1) // learn 02::0b on vB
+	f := ethFrame(t, 0x0b, 0x0a, udp)
+	if n := testing.AllocsPerRun(100, func() { b.Receive(f, "vA", 2) }); n != 0 {
+		t.Fatalf("bridging: %v allocations per frame", n)
+	}
+}
