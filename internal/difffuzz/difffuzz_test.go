@@ -17,12 +17,13 @@ import (
 )
 
 var (
-	n       = flag.Int("difffuzz.n", 0, "random scenarios to run through the kernel and nftgo (0: skip TestDiff)")
-	seed    = flag.Int64("difffuzz.seed", 1, "seed of the first scenario; scenario i uses seed+i")
-	out     = flag.String("difffuzz.out", "/tmp/difffuzz", "directory receiving every reproducible mismatch as a scenario directory")
-	showAll = flag.Bool("difffuzz.v", false, "log every scenario's result, not only mismatches")
-	recheck = flag.String("difffuzz.recheck", "", "TestRecheck compares nftgo again with every kept mismatch (a directory of scenario directories with kernel.golden, as -difffuzz.out writes); no root needed")
-	dump    = flag.String("difffuzz.dump", "", "TestGenerate also writes the first -difffuzz.n cases (from -difffuzz.seed) here as scenario directories")
+	n        = flag.Int("difffuzz.n", 0, "random scenarios to run through the kernel and nftgo (0: skip TestDiff)")
+	seed     = flag.Int64("difffuzz.seed", 1, "seed of the first scenario; scenario i uses seed+i")
+	out      = flag.String("difffuzz.out", "/tmp/difffuzz", "directory receiving every reproducible mismatch as a scenario directory")
+	noReject = flag.Bool("difffuzz.noreject", false, "generate no reject statements (to look past the known reject-reply difference)")
+	showAll  = flag.Bool("difffuzz.v", false, "log every scenario's result, not only mismatches")
+	recheck  = flag.String("difffuzz.recheck", "", "TestRecheck compares nftgo again with every kept mismatch (a directory of scenario directories with kernel.golden, as -difffuzz.out writes); no root needed")
+	dump     = flag.String("difffuzz.dump", "", "TestGenerate also writes the first -difffuzz.n cases (from -difffuzz.seed) here as scenario directories")
 )
 
 // TestGenerate checks, without root, that cases are a function of their
@@ -102,7 +103,7 @@ func TestDiff(t *testing.T) {
 	byAspect := map[string]int{}
 	start := time.Now()
 	for i := 0; i < *n; i++ {
-		c := Generate(*seed + int64(i))
+		c := GenerateWith(*seed+int64(i), Options{NoReject: *noReject})
 		name := fmt.Sprintf("fuzz-%d", c.Seed)
 		dir, err := c.Write(work, name)
 		if err != nil {

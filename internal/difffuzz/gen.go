@@ -54,15 +54,26 @@ type gen struct {
 	redirect     bool
 	timeouts     bool
 	paused       bool // the traffic has pauses of seconds
+	opt          Options
 }
 
 func (g *gen) pick(s []string) string { return s[g.r.Intn(len(s))] }
 func (g *gen) chance(p float64) bool  { return g.r.Float64() < p }
 func (g *gen) port() int              { return ports[g.r.Intn(len(ports))] }
 
+// Options narrow what is generated, to look past a known, unfixed cause.
+type Options struct {
+	// NoReject leaves reject out (its reply's conntrack handling is a
+	// known difference, testdata/scenarios/XFAIL reject-reply-*).
+	NoReject bool
+}
+
 // Generate builds the case for seed.
-func Generate(seed int64) Case {
-	g := &gen{r: rand.New(rand.NewSource(seed))}
+func Generate(seed int64) Case { return GenerateWith(seed, Options{}) }
+
+// GenerateWith builds the case for seed under o.
+func GenerateWith(seed int64, o Options) Case {
+	g := &gen{r: rand.New(rand.NewSource(seed)), opt: o}
 	g.local = g.chance(0.35)
 	c := Case{Seed: seed}
 	c.Params.Mode = "forward"
@@ -555,7 +566,7 @@ func (g *gen) verdict(t *table, c hookCtx, l3, l4 string) string {
 	if c.user {
 		opts = append(opts, "return")
 	}
-	if c.hook == "input" || c.hook == "forward" || c.hook == "output" || c.hook == "prerouting" {
+	if !g.opt.NoReject && (c.hook == "input" || c.hook == "forward" || c.hook == "output" || c.hook == "prerouting") {
 		opts = append(opts, "reject", "reject with tcp reset")
 		switch {
 		case (l3 == "ip" && t.v4()) || t.fam == "ip":
@@ -667,7 +678,7 @@ func (g *gen) natTable() {
 		case 0:
 			w.WriteString("    oifname \"wan\" ip saddr 203.0.113.0/24 counter snat to 198.51.100.250\n")
 		case 1:
-			w.WriteString("    oifname \"wan\" meta l4proto tcp counter snat to 198.51.100.250:20000-20010\n")
+			w.WriteString("    oifname \"wan\" meta l4proto tcp counter snat to 198.51.100.250:20000\n")
 		default:
 			w.WriteString("    oifname \"wan\" ip saddr 203.0.113.12 counter masquerade\n")
 			w.WriteString("    oifname \"wan\" ip saddr 203.0.113.0/24 snat to 198.51.100.250\n")
