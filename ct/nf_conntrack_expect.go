@@ -24,7 +24,21 @@ type expect struct {
 	zone     uint16
 	class    uint8
 	deadline uint32 // jiffies
+	// follow is expectfn = nf_nat_follow_master, set by the NAT side of
+	// a helper: the new connection is NATed like its master's direction
+	// dir, to port savedPort.
+	follow    bool
+	dir       uint8
+	savedPort uint16
 }
+
+// Results of expectRelated (the kernel's errnos).
+const (
+	expOK = iota
+	expAlready
+	expBusy
+	expMFile
+)
 
 // Expectation is an expectation as `conntrack -L expect` shows it.
 type Expectation struct {
@@ -70,11 +84,15 @@ func (t *Table) expectLookup(c *Conn, j uint32) bool {
 		if m.Status&(StatusConfirmed|StatusDying) != StatusConfirmed || expired(m, j) {
 			return false
 		}
+		follow, dir, port := x.follow, x.dir, x.savedPort
 		t.removeExpect(i)
 		c.Status |= StatusExpected
 		c.Mark = m.Mark
 		if me := t.extFind(m); me != nil && me.helper != nil {
 			t.extOf(c).master = me.helper
+		}
+		if follow {
+			t.natFollowMaster(c, m, dir, port)
 		}
 		return true
 	}
@@ -122,19 +140,24 @@ func (t *Table) expectGC(j uint32) {
 //
 // Ref: net/netfilter/nf_conntrack_expect.c — __nf_ct_expect_check, nf_ct_expect_insert, evict_oldest_expect
 func (t *Table) expectRelated(x expect, me *connExt, h *Helper, j uint32) bool {
+	return t.expectRelatedErr(x, me, h, j) == expOK
+}
+
+// expectRelatedErr is expectRelated with the reason of a failure.
+func (t *Table) expectRelatedErr(x expect, me *connExt, h *Helper, j uint32) int {
 	t.expectGC(j)
 	for i := range t.expects {
 		o := &t.expects[i]
 		same := o.tuple == x.tuple && o.zone == x.zone
 		if o.master == x.master && same {
 			if o.class != x.class {
-				return false // -EALREADY
+				return expAlready
 			}
 			t.removeExpect(i)
 			break
 		}
 		if o.zone == x.zone && o.matches(&x.tuple) {
-			return false // -EBUSY: expect_clash
+			return expBusy // expect_clash
 		}
 	}
 	if h != nil && h.maxExpected > 0 && me.expecting[x.class] >= h.maxExpected {
@@ -145,21 +168,21 @@ func (t *Table) expectRelated(x expect, me *connExt, h *Helper, j uint32) bool {
 			}
 		}
 		if me.expecting[x.class] >= h.maxExpected {
-			return false // -EMFILE
+			return expMFile
 		}
 	}
 	if t.expectMax >= 0 && len(t.expects) >= t.expectMax {
 		if t.log != nil {
 			t.log(t.now, "nf_conntrack: expectation table full")
 		}
-		return false
+		return expMFile
 	}
 	if h != nil {
 		x.deadline = j + h.timeout*hz
 	}
 	t.expects = append(t.expects, x)
 	me.expecting[x.class]++
-	return true
+	return expOK
 }
 
 // ExpectResult is the outcome of an `ct expectation` object.

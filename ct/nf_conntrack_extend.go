@@ -22,6 +22,7 @@ type connExt struct {
 	timeouts  *TimeoutPolicy
 	labels    [2]uint64 // connlabel bits 0..127, bit n in word n/64
 	ftp       ftpInfo
+	seqadj    [2]seqAdjWay // nf_ct_seqadj, per direction
 }
 
 // extOf returns the entry's extensions, adding an empty record when it

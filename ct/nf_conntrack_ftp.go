@@ -12,8 +12,8 @@ import (
 // address and port; 227 (PASV) and 229 (EPSV) replies from the server
 // expect the client, from any port, to the announced port of the server.
 // Without NAT nothing is rewritten; with NAT the kernel's nf_nat_ftp
-// rewrites the address in the command and adjusts sequence numbers,
-// which nftgo does not model (docs/compatibility.md).
+// rewrites the address in the command, picks the expectation's port and
+// adjusts the sequence numbers that follow (nf_nat_ftp.go).
 
 var ftpHelper = &Helper{Name: "ftp", L4: packet.ProtoTCP, maxExpected: 1, timeout: 5 * 60, help: ftpHelp}
 
@@ -29,8 +29,17 @@ type ftpInfo struct {
 type ftpSearch struct {
 	pattern    string
 	skip, term byte
-	getnum     func(data []byte, cmd *ftpCmd, term byte) int
+	getnum     func(data []byte, cmd *ftpCmd, term byte, off *int) int
+	typ        uint8 // enum nf_ct_ftp_type
 }
+
+// FTP command types (enum nf_ct_ftp_type).
+const (
+	ftpTypePORT = iota
+	ftpTypePASV
+	ftpTypeEPRT
+	ftpTypeEPSV
+)
 
 // ftpCmd is the address and port a command or reply announced
 // (struct nf_conntrack_man).
@@ -42,8 +51,8 @@ type ftpCmd struct {
 
 // Ref: net/netfilter/nf_conntrack_ftp.c — search
 var ftpSearches = [2][2]ftpSearch{
-	{{"PORT", ' ', '\r', ftpRFC959}, {"EPRT", ' ', '\r', ftpEPRT}},
-	{{"227 ", 0, ')', ftpRFC1123}, {"229 ", '(', ')', ftpEPSV}},
+	{{"PORT", ' ', '\r', ftpRFC959, ftpTypePORT}, {"EPRT", ' ', '\r', ftpEPRT, ftpTypeEPRT}},
+	{{"227 ", 0, ')', ftpRFC1123, ftpTypePASV}, {"229 ", '(', ')', ftpEPSV, ftpTypeEPSV}},
 }
 
 // ftpHelp is the helper's help function, run at the confirm hook.
@@ -73,9 +82,11 @@ func ftpHelp(t *Table, c *Conn, e *connExt, info Info, p *packet.Packet, j uint3
 		cmd := ftpCmd{l3: c.orig.L3}
 		self := c.TupleDir(dir)
 		cmd.addr = self.Src
-		found := 0
+		found, numoff, numlen := 0, 0, 0
+		var s *ftpSearch
 		for i := range ftpSearches[dir] {
-			if found = ftpFindPattern(data, &ftpSearches[dir][i], &cmd); found != 0 {
+			s = &ftpSearches[dir][i]
+			if found, numoff, numlen = ftpFindPattern(data, s, &cmd); found != 0 {
 				break
 			}
 		}
@@ -85,7 +96,7 @@ func ftpHelp(t *Table, c *Conn, e *connExt, info Info, p *packet.Packet, j uint3
 			// parsed when it is retransmitted whole.
 			return vDrop
 		case 1:
-			ret = ftpExpect(t, c, e, dir, &cmd, &self, j)
+			ret = ftpExpect(t, c, e, dir, &cmd, &self, j, p, s.typ, numoff, numlen)
 		}
 	}
 	if endsInNl {
@@ -96,13 +107,16 @@ func ftpHelp(t *Table, c *Conn, e *connExt, info Info, p *packet.Packet, j uint3
 
 // ftpExpect registers the data connection's expectation. An address that
 // is not the sender's own is not recorded (the helper's loose=0).
-func ftpExpect(t *Table, c *Conn, e *connExt, dir uint8, cmd *ftpCmd, self *Tuple, j uint32) int {
+func ftpExpect(t *Table, c *Conn, e *connExt, dir uint8, cmd *ftpCmd, self *Tuple, j uint32, p *packet.Packet, typ uint8, numoff, numlen int) int {
 	other := c.TupleDir(1 - dir)
 	if cmd.l3 == c.orig.L3 && cmd.addr != self.Src {
 		return vAccept
 	}
 	x := expect{master: c, zone: c.Zone}
 	x.tuple = Tuple{L3: cmd.l3, Proto: packet.ProtoTCP, Src: other.Src, Dst: other.Dst, DstPort: cmd.port}
+	if c.Status&statusNATMask != 0 {
+		return t.natFTP(c, e, dir, x, p, typ, numoff, numlen, j)
+	}
 	if !t.expectRelated(x, e, e.helper, j) {
 		return vDrop
 	}
@@ -144,34 +158,36 @@ func ftpUpdateNlSeq(seq uint32, fi *ftpInfo, dir uint8) {
 	}
 }
 
-// ftpFindPattern returns 1 on a match (cmd filled), 0 when the data is
-// not this command, -1 for a partial one.
+// ftpFindPattern returns 1 on a match (cmd filled; the address text is
+// data[numoff:numoff+numlen]), 0 when the data is not this command, -1
+// for a partial one.
 //
 // Ref: net/netfilter/nf_conntrack_ftp.c — find_pattern
-func ftpFindPattern(data []byte, s *ftpSearch, cmd *ftpCmd) int {
+func ftpFindPattern(data []byte, s *ftpSearch, cmd *ftpCmd) (found, numoff, numlen int) {
 	plen := len(s.pattern)
 	if len(data) <= plen {
 		if equalFold(data, s.pattern[:len(data)]) {
-			return -1
+			return -1, 0, 0
 		}
-		return 0
+		return 0, 0, 0
 	}
 	if !equalFold(data[:plen], s.pattern) {
-		return 0
+		return 0, 0, 0
 	}
 	i := plen
 	if s.skip != 0 {
 		for ; data[i] != s.skip; i++ {
 			if i == len(data)-1 {
-				return -1
+				return -1, 0, 0
 			}
 		}
 		i++
 	}
-	if s.getnum(data[i:], cmd, s.term) == 0 {
-		return -1
+	numoff = i
+	if numlen = s.getnum(data[i:], cmd, s.term, &numoff); numlen == 0 {
+		return -1, 0, 0
 	}
-	return 1
+	return 1, numoff, numlen
 }
 
 // equalFold is strncasecmp(a, b) == 0 for ASCII.
@@ -217,7 +233,7 @@ func ftpNumbers(data []byte, out []uint32, sep, term byte) int {
 }
 
 // ftpRFC959 reads "h1,h2,h3,h4,p1,p2" (PORT, and 227 through ftpRFC1123).
-func ftpRFC959(data []byte, cmd *ftpCmd, term byte) int {
+func ftpRFC959(data []byte, cmd *ftpCmd, term byte, _ *int) int {
 	var a [6]uint32
 	n := ftpNumbers(data, a[:], ',', term)
 	if n == 0 {
@@ -231,10 +247,11 @@ func ftpRFC959(data []byte, cmd *ftpCmd, term byte) int {
 
 // ftpRFC1123 scans a 227 reply for its first digit, with or without the
 // parenthesis RFC 959 shows (RFC 1123 4.1.2.6).
-func ftpRFC1123(data []byte, cmd *ftpCmd, term byte) int {
+func ftpRFC1123(data []byte, cmd *ftpCmd, term byte, off *int) int {
 	for i, ch := range data {
 		if ch >= '0' && ch <= '9' {
-			return ftpRFC959(data[i:], cmd, 0)
+			*off += i
+			return ftpRFC959(data[i:], cmd, 0, nil)
 		}
 	}
 	return 0
@@ -266,7 +283,7 @@ func ftpPort(data []byte, start int, delim byte, port *uint16) int {
 // ftpEPRT reads "|1|a.b.c.d|port|" or "|2|ipv6|port|" (RFC 2428).
 //
 // Ref: net/netfilter/nf_conntrack_ftp.c — try_eprt
-func ftpEPRT(data []byte, cmd *ftpCmd, term byte) int {
+func ftpEPRT(data []byte, cmd *ftpCmd, term byte, _ *int) int {
 	if len(data) <= 3 {
 		return 0
 	}
@@ -305,7 +322,7 @@ func ftpEPRT(data []byte, cmd *ftpCmd, term byte) int {
 // ftpEPSV reads "|||port|" of a 229 reply.
 //
 // Ref: net/netfilter/nf_conntrack_ftp.c — try_epsv_response
-func ftpEPSV(data []byte, cmd *ftpCmd, term byte) int {
+func ftpEPSV(data []byte, cmd *ftpCmd, term byte, _ *int) int {
 	if len(data) <= 3 {
 		return 0
 	}

@@ -120,8 +120,14 @@ func (t *Table) Helper(c *Conn) *Helper {
 // Ref: net/netfilter/nf_conntrack_proto.c — nf_confirm
 func (t *Table) help(c *Conn, info Info, j uint32) bool {
 	e := t.extFind(c)
-	if e == nil || e.helper == nil || info == RelatedReply || t.cur == nil {
+	if e == nil || info == RelatedReply || t.cur == nil {
 		return false
 	}
-	return e.helper.help(t, c, e, info, t.cur, j) == vDrop
+	if e.helper != nil && e.helper.help(t, c, e, info, t.cur, j) == vDrop {
+		return true
+	}
+	if c.Status&statusSeqAdjust != 0 {
+		seqAdjust(e, t.cur, Direction(info))
+	}
+	return false
 }

@@ -22,6 +22,11 @@ func tftpHelp(t *Table, c *Conn, e *connExt, info Info, p *packet.Packet, j uint
 		r := c.Reply()
 		x := expect{master: c, zone: c.Zone}
 		x.tuple = Tuple{L3: c.orig.L3, Proto: packet.ProtoUDP, Src: r.Src, Dst: r.Dst, DstPort: r.DstPort}
+		if c.Status&statusNATMask != 0 {
+			// nf_nat_tftp: the answer follows the master's reply
+			// direction back to the client's original port.
+			x.follow, x.dir, x.savedPort = true, dirReply, c.orig.SrcPort
+		}
 		if !t.expectRelated(x, e, e.helper, j) {
 			return vDrop
 		}

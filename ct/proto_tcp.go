@@ -309,7 +309,7 @@ func tcpInitSender(s *tcpState, dir uint8, l4 []byte, end, win uint32) {
 // retransmission counter).
 //
 // Ref: net/netfilter/nf_conntrack_proto_tcp.c — tcp_in_window
-func (t *Table) tcpInWindow(s *tcpState, dir, index uint8, l4 []byte) int {
+func (t *Table) tcpInWindow(c *Conn, s *tcpState, dir, index uint8, l4 []byte) int {
 	snd, rcv := &s.seen[dir], &s.seen[1-dir]
 	fl := l4[13]
 	seq := binary.BigEndian.Uint32(l4[4:])
@@ -320,6 +320,12 @@ func (t *Table) tcpInWindow(s *tcpState, dir, index uint8, l4 []byte) int {
 	end := segEnd(seq, l4)
 	if s.flags[1-dir]&tcpFlagSackPerm != 0 {
 		sack = tcpSack(l4, sack)
+	}
+	if c.Status&statusSeqAdjust != 0 {
+		// A NAT helper changed the other direction's lengths.
+		off := t.seqOffset(c, 1-dir, ack-1)
+		ack -= off
+		sack -= off
 	}
 	if snd.maxwin == 0 {
 		if fl&thSYN != 0 {
@@ -544,7 +550,7 @@ func (t *Table) tcpPacket(c *Conn, p *packet.Packet, l4 []byte, info Info, hook 
 	}
 
 	if !skipWindow {
-		switch t.tcpInWindow(s, dir, index, l4) {
+		switch t.tcpInWindow(c, s, dir, index, l4) {
 		case winIgnore:
 			return vAccept
 		case winInvalid:
