@@ -20,10 +20,13 @@ import (
 //
 // br_netfilter (built into the reference kernel, bridge-nf-call-iptables
 // and -ip6tables 1) hooks the ip/ip6/inet chains into that path: inet
-// prerouting (conntrack, NAT, defrag included) inside bridge prerouting at
-// priority 0, inet forward inside bridge forward at priority -1, inet
+// prerouting (conntrack, NAT, defrag included) inside bridge prerouting and
+// inet forward inside bridge forward, both at priority 0 (br_nf_forward;
+// user chains of priority 0 run first, as registered later), inet
 // postrouting after every bridge postrouting chain; the inet chains see the
-// bridge as in and out device. For the host's copy, ip_sabotage_in skips
+// bridge as in and out device. Measured: a bridge chain of priority 0 that
+// drops hides the frame from inet prerouting and forward, one of priority 1
+// does not. For the host's copy, ip_sabotage_in skips
 // inet prerouting the second time: only input (or, routed on, forward and
 // postrouting) follows. Measured on 6.18 with a br0 of two veth ports and
 // frames written to them (unknown and known unicast, the bridge's address,
@@ -123,7 +126,7 @@ func (m *machine) buildBridgeHooks() {
 		m.brHooks[h] = append(m.brHooks[h], hookEntry{kind: entChain, prio: c.src.Hook.Priority, seq: c.regSeq, chain: ci, pf: nfprotoBridge})
 	}
 	m.brHooks[ruleset.HookPrerouting] = append(m.brHooks[ruleset.HookPrerouting], hookEntry{kind: entBrnfPre, prio: 0, seq: -1})
-	m.brHooks[ruleset.HookForward] = append(m.brHooks[ruleset.HookForward], hookEntry{kind: entBrnfForward, prio: -1, seq: -1})
+	m.brHooks[ruleset.HookForward] = append(m.brHooks[ruleset.HookForward], hookEntry{kind: entBrnfForward, prio: 0, seq: -1})
 	m.brHooks[ruleset.HookPostrouting] = append(m.brHooks[ruleset.HookPostrouting], hookEntry{kind: entBrnfPost, prio: math.MaxInt32, seq: -1})
 	for _, es := range m.brHooks {
 		sort.SliceStable(es, func(a, b int) bool {
