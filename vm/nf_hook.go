@@ -92,23 +92,25 @@ func (m *machine) routeInput(p *packet.Packet) Result {
 func (m *machine) routeInputRef(p *packet.Packet) *Result {
 	// Routing uses the destination after DNAT.
 	src, dst := rawAddrs(p)
-	switch m.host.classify(p, src, dst) {
-	case routeDrop:
-		return m.kernelDropRef("routing")
-	case routeLocal:
-		m.runHook(ruleset.HookInput, "input")
-		return m.finishRef()
-	}
-	if m.host.local(dst) {
-		if m.host.local(src) && m.in != m.host.lo {
-			// Martian source: ip_route_input_slow drops it.
+	if len(dst) != 4 || !m.host.plain4(src, dst) {
+		switch m.host.classify(p, src, dst) {
+		case routeDrop:
+			return m.kernelDropRef("routing")
+		case routeLocal:
+			m.runHook(ruleset.HookInput, "input")
+			return m.finishRef()
+		}
+		if m.host.local(dst) {
+			if m.host.local(src) && m.in != m.host.lo {
+				// Martian source: ip_route_input_slow drops it.
+				return m.kernelDropRef("routing")
+			}
+			m.runHook(ruleset.HookInput, "input")
+			return m.finishRef()
+		}
+		if m.host.local(src) {
 			return m.kernelDropRef("routing")
 		}
-		m.runHook(ruleset.HookInput, "input")
-		return m.finishRef()
-	}
-	if m.host.local(src) {
-		return m.kernelDropRef("routing")
 	}
 	m.out = m.host.route(dst)
 	if m.out == nil || m.out == m.host.lo {
