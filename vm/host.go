@@ -58,7 +58,7 @@ type host struct {
 	// addresses are none of them (nor 0/8, 127/8, class D/E) is plain
 	// unicast to route, and plain4 tells so in one pass.
 	special4 []uint32
-	routes  []route
+	routes   []route
 	// The same routes by family as raw words, longest prefix first, for
 	// the per-packet lookup.
 	r4 []route4
