@@ -281,7 +281,11 @@ func parseValue(t *dtype, bits int, order byteOrder, s string, quoted bool) ([]b
 	switch t.kind {
 	case kIPv4:
 		a, err := netip.ParseAddr(s)
-		if err != nil || !a.Is4() {
+		if err == nil && !a.Is4() {
+			// getaddrinfo(AF_INET) of an IPv6 literal: EAI_ADDRFAMILY
+			return nil, errf("Could not resolve hostname: Address family for hostname not supported")
+		}
+		if err != nil {
 			return nil, errf("Could not resolve hostname: Name or service not known")
 		}
 		b := a.As4()
@@ -289,7 +293,10 @@ func parseValue(t *dtype, bits int, order byteOrder, s string, quoted bool) ([]b
 	case kIPv6:
 		s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
 		a, err := netip.ParseAddr(s)
-		if err != nil || a.Is4() {
+		if err == nil && a.Is4() {
+			return nil, errf("Could not resolve hostname: Address family for hostname not supported")
+		}
+		if err != nil {
 			return nil, errf("Could not resolve hostname: Name or service not known")
 		}
 		b := a.As16()

@@ -262,6 +262,7 @@ func (r *rulectx) primary() *xexpr {
 			if l3 == "" && (r.isWord("ip") || r.isWord("ip6")) {
 				l3 = r.next().s
 			}
+			x.ctNoFam = l3 == "" && dir != ruleset.CtDirUnset
 			if l3 != "" && r.l3 != "" && r.l3 != l3 {
 				r.fail(tok{pos: t.pos, end: k.end}, "conflicting protocols specified: %s vs. %s", r.l3, l3)
 				return nil

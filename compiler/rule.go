@@ -45,6 +45,9 @@ type xexpr struct {
 	meta ruleset.MetaKey
 	ct   ruleset.CtKey
 	dir  int
+	// ctNoFam marks `ct original|reply saddr|daddr` without ip/ip6: its
+	// type comes only from the rule's network context.
+	ctNoFam bool
 
 	fields []*xexpr
 
@@ -425,6 +428,16 @@ func (r *rulectx) stmt() {
 	}
 	lhs := r.keyExpr()
 	if lhs == nil || r.bad {
+		return
+	}
+	use := ctPlain
+	switch {
+	case r.isWord("vmap"):
+		use = ctMapKey
+	case r.peek().kind == '{' || r.peek().kind == 'o' && r.peek().s == "@":
+		use = ctSetMatch
+	}
+	if !r.ctAddrOK(lhs, use) {
 		return
 	}
 	switch {
@@ -1027,6 +1040,50 @@ func (r *rulectx) needL3(name string, at tok) {
 		}
 	}
 	r.l3 = name
+}
+
+// How a conntrack address is used, for ctAddrOK.
+const (
+	ctPlain    = iota // matched against a value
+	ctSetMatch        // matched against a set
+	ctMapKey          // a map or vmap key
+)
+
+// ctAddrOK checks a conntrack address without ip/ip6 (ctNoFam): its type
+// comes from the rule's network context, which a map key or concatenation
+// never takes ("specify either ip or ip6"); without a context nft cannot
+// type it at all. Against a set, an ip table refuses it while an ip6
+// table or an explicit network match types it (nft 1.0.6 as measured).
+//
+// Ref: src/evaluate.c — expr_evaluate_ct, ct_expr_update_type
+func (r *rulectx) ctAddrOK(lhs *xexpr, use int) bool {
+	either := func(x *xexpr) bool {
+		r.fail(tok{pos: x.t0.pos, end: x.tEnd.end}, "specify either ip or ip6 for address matching")
+		return false
+	}
+	if lhs.kind == xConcat {
+		for _, f := range lhs.fields {
+			if f.ctNoFam {
+				return either(f)
+			}
+		}
+		return true
+	}
+	if !lhs.ctNoFam {
+		return true
+	}
+	if use == ctMapKey {
+		return either(lhs)
+	}
+	ruleL3 := r.l3 == "ip" || r.l3 == "ip6"
+	if !ruleL3 && r.fam != ruleset.FamilyIPv4 && r.fam != ruleset.FamilyIPv6 {
+		r.fail(tok{pos: lhs.t0.pos, end: lhs.tEnd.end}, `cannot determine ip protocol version, use "ip %s" or "ip6 %s" instead`, lhs.tEnd.s, lhs.tEnd.s)
+		return false
+	}
+	if use == ctSetMatch && !ruleL3 && r.fam == ruleset.FamilyIPv4 {
+		return either(lhs)
+	}
+	return true
 }
 
 // isL4Key reports whether lhs selects the transport protocol.

@@ -828,6 +828,9 @@ func (r *rulectx) isConstFor(lhs *xexpr, t tok) bool {
 
 // mapLookup emits `src map { … }` / `src map @m` loading data into reg 1.
 func (r *rulectx) mapLookup(src *xexpr, data *xexpr) bool {
+	if !r.ctAddrOK(src, ctMapKey) {
+		return false
+	}
 	t := r.next()
 	var s *ruleset.Set
 	switch {
