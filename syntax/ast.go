@@ -18,11 +18,14 @@ type File struct {
 // TopItem is one top-level line.
 type TopItem struct {
 	Pos      lexer.Position
-	Define   *Define   `parser:"  @@"`
+	Define   *Define   `parser:"( @@"`
 	Undefine *Undefine `parser:"| @@"`
 	Include  *Include  `parser:"| @@"`
 	Table    *Table    `parser:"| \"table\" @@"`
-	Command  *Command  `parser:"| @@"`
+	Command  *Command  `parser:"| @@ )"`
+	// A top-level line ends at a separator or the end of the file
+	// (parser_bison.y line: base_cmd stmt_separator | base_cmd TOKEN_EOF).
+	End string `parser:"@(Semi|NL|EOF)"`
 }
 
 // Define is `define NAME = VALUE` (or redefine).

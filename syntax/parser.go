@@ -141,8 +141,12 @@ func convertError(err error, src []byte, toks []lexer.Token) error {
 			end = t.Pos.Column
 		}
 		msg := "syntax error, unexpected " + tokenName(t)
-		if t.Type == RBrace && (strings.Contains(ute.Expect, "Semi") || strings.Contains(ute.Error(), "<semi>")) {
+		switch {
+		case t.Type == RBrace && (strings.Contains(ute.Expect, "Semi") || strings.Contains(ute.Error(), "<semi>")):
 			msg += ", expecting newline or semicolon"
+		case strings.Contains(ute.Error(), "(expected (<semi> | <nl> | <eof>))"):
+			// a second command on a top-level line
+			msg += ", expecting end of file or newline or semicolon"
 		}
 		return &Error{Pos: t.Pos, EndCol: end, Msg: msg, Src: src}
 	}

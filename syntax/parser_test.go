@@ -9,6 +9,14 @@ func TestSyntaxErrors(t *testing.T) {
 	}{
 		{"brace-without-separator", "table ip t {\n  chain c { counter }\n}\n",
 			"x.nft:2:21-21: Error: syntax error, unexpected '}', expecting newline or semicolon\n  chain c { counter }\n                    ^"},
+		{"block-then-table-brace", "table ip x { chain c { type filter hook input priority 0; } }\n",
+			"x.nft:1:61-61: Error: syntax error, unexpected '}', expecting newline or semicolon\ntable ip x { chain c { type filter hook input priority 0; } }\n                                                            ^"},
+		{"flags-then-table-brace", "table ip x { flags dormant }\n",
+			"x.nft:1:28-28: Error: syntax error, unexpected '}', expecting newline or semicolon\ntable ip x { flags dormant }\n                           ^"},
+		{"two-tables-one-line", "table ip x { } table ip y { }\n",
+			"x.nft:1:16-20: Error: syntax error, unexpected table, expecting end of file or newline or semicolon\ntable ip x { } table ip y { }\n               ^^^^^"},
+		{"two-commands-one-line", "add table ip x add table ip y\n",
+			"x.nft:1:16-18: Error: syntax error, unexpected add, expecting end of file or newline or semicolon\nadd table ip x add table ip y\n               ^^^"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
