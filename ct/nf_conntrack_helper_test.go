@@ -263,3 +263,51 @@ func TestExpectObject(t *testing.T) {
 		t.Errorf("expected connection ctinfo %d", info)
 	}
 }
+
+// FuzzFTPHelper: any payload, either direction, with and without NAT on
+// the control connection, must leave the helper without a panic, and a
+// rewritten packet must keep valid checksums.
+func FuzzFTPHelper(f *testing.F) {
+	for _, s := range []string{"PORT 203,0,113,10,156,65\r\n", "EPRT |1|203.0.113.10|40001|\r\n", "EPRT |2|::1|5|\r\n",
+		"227 Entering Passive Mode (198,51,100,10,19,137).\r\n", "227 1,2,3,4,5,6", "229 (|||5003|)\r\n", "229 (|||", "PO", "EPRT |", "227 ", "\n"} {
+		f.Add([]byte(s), false, false)
+		f.Add([]byte(s), true, true)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, fromServer, nat bool) {
+		if len(data) == 0 || len(data) > 1400 {
+			return
+		}
+		tab := newTable(t)
+		syn := pkt(t, tcp(ftpCli, ftpSrv, 40000, 21, "S", 1000, 0, 0))
+		c, info, _ := tab.In(syn, HookPrerouting, sec(0))
+		h, _ := LookupHelper("ftp", packet.ProtoTCP)
+		tab.AssignHelper(c, h)
+		if nat {
+			pub := [16]byte{198, 51, 100, 254}
+			tab.SetupNAT(c, false, pub, pub, 0, 0, NATMapIPs)
+		}
+		tab.Confirm(c, info, sec(0))
+		f := &ftpConv{tb: t, t: tab, cs: 1001, ss: 5001, now: sec(0)}
+		f.step(false, "SA", 5000, 1001, "")
+		f.step(true, "A", 1001, 5001, "")
+		f.say(true, "USER a\r\n")
+		f.say(false, "331 ok\r\n")
+		s := testpkt.Spec{Src: ftpCli, Dst: ftpSrv, Proto: "tcp", Sport: 40000, Dport: 21, Flags: "PA", Seq: f.cs, Ack: f.ss, Payload: data}
+		if fromServer {
+			s = testpkt.Spec{Src: ftpSrv, Dst: ftpCli, Proto: "tcp", Sport: 21, Dport: 40000, Flags: "PA", Seq: f.ss, Ack: f.cs, Payload: data}
+		}
+		p := pkt(t, s)
+		tab.Expire(sec(1))
+		c, info, drop := tab.In(p, HookPrerouting, sec(1))
+		if drop || c == nil {
+			return
+		}
+		tab.Mangle(p, c, info, HookPostrouting)
+		if tab.Confirm(c, info, sec(1)) {
+			return
+		}
+		if !l4ChecksumOK(p, p.Data[p.ThOff:], packet.ProtoTCP) || !plainChecksumOK(p.Data[p.NetOff:p.ThOff]) {
+			t.Fatalf("bad checksum after the helper: %x", p.Data)
+		}
+	})
+}
