@@ -102,8 +102,11 @@ type rulectx struct {
 	ll    bool
 	bad   bool
 	viaL4 bool
-	// icmpType is set once the rule matched or depends on the icmp type.
-	icmpType bool
+	// icmpType is set once the rule matched or depends on the icmp type;
+	// icmpTypeVal is that type (the last element of a set), as the
+	// protocol context keeps it.
+	icmpType    bool
+	icmpTypeVal byte
 	logTok   tok
 	// terminal is set after a statement that ends rule evaluation.
 	terminal bool
@@ -719,6 +722,12 @@ func (r *rulectx) lookup(lhs *xexpr, op string, s *ruleset.Set, at tok) {
 		r.fail(at, "Binary operation (%s) is undefined for set expressions", op)
 		return
 	}
+	if op != "!=" && s.Flags&ruleset.SetAnonymous != 0 && lhs.kind == xPayload && lhs.fname == "type" &&
+		lhs.proto != nil && (lhs.proto.name == "icmp" || lhs.proto.name == "icmpv6") && len(s.Elements) > 0 {
+		if k := s.Elements[len(s.Elements)-1].Key; len(k) == 1 {
+			r.icmpType, r.icmpTypeVal = true, k[0]
+		}
+	}
 	if op != "!=" && s.Flags&ruleset.SetAnonymous != 0 && r.l4 == "" && isL4Key(lhs) {
 		r.l4set = r.l4set[:0]
 		for _, el := range s.Elements {
@@ -893,6 +902,7 @@ func (r *rulectx) genDeps(x *xexpr) {
 		r.needL3(p.name, x.loc())
 	case 4:
 		if r.l4 == p.name {
+			r.icmpTypeDep(x)
 			return
 		}
 		famL3 := r.fam == ruleset.FamilyIPv4 || r.fam == ruleset.FamilyIPv6 || r.fam == ruleset.FamilyARP
@@ -911,6 +921,7 @@ func (r *rulectx) genDeps(x *xexpr) {
 			return
 		}
 		if r.l4 == p.name {
+			r.icmpTypeDep(x)
 			return
 		}
 		if r.l4 != "" {
@@ -943,10 +954,21 @@ var icmpTypeDeps = map[string]map[string][]byte{
 
 func (r *rulectx) icmpTypeDep(x *xexpr) {
 	types, ok := icmpTypeDeps[x.proto.name][x.fname]
-	if !ok || r.icmpType {
+	if !ok {
 		return
 	}
-	r.icmpType = true
+	if r.icmpType {
+		// Ref: src/payload.c — payload_gen_icmp_dependency: a field of
+		// another ICMP type than the rule's cannot match.
+		for _, t := range types {
+			if t == r.icmpTypeVal {
+				return
+			}
+		}
+		r.fail(tok{pos: x.t0.pos, end: x.tEnd.end}, "incompatible icmp match: rule has %d, need %d", r.icmpTypeVal, types[0])
+		return
+	}
+	r.icmpType, r.icmpTypeVal = true, types[0]
 	r.emit(&ruleset.Payload{Base: ruleset.BaseTransport, Offset: 0, Len: 1, DReg: 1})
 	defer func() {
 		// The dependency's set goes before the statement's own sets.
@@ -1117,7 +1139,7 @@ func (r *rulectx) updateCtx(lhs *xexpr, op string, v rval) {
 			}
 		}
 	case lhs.kind == xPayload && lhs.fname == "type" && (lhs.proto.name == "icmp" || lhs.proto.name == "icmpv6"):
-		r.icmpType = true
+		r.icmpType, r.icmpTypeVal = true, v.from[0]
 	case lhs.kind == xMeta && lhs.meta == ruleset.MetaIiftype:
 		if len(v.from) == 2 && v.from[0] == 1 && v.from[1] == 0 {
 			r.ll = true
