@@ -107,7 +107,7 @@ type rulectx struct {
 	// protocol context keeps it.
 	icmpType    bool
 	icmpTypeVal byte
-	logTok   tok
+	logTok      tok
 	// terminal is set after a statement that ends rule evaluation.
 	terminal bool
 	// vlanDepth counts VLAN headers a `vlan type 8021q` stacked.
