@@ -84,6 +84,11 @@ func (t *Table) AssignHelper(c *Conn, h *Helper) {
 	if c.Status&StatusHelper != 0 {
 		return
 	}
+	// nf_ct_helper_ext_add fails when the entry already has a help
+	// extension (an `ct expectation` object added one): no helper then.
+	if e := t.extFind(c); e != nil && e.help {
+		return
+	}
 	e := t.extOf(c)
 	e.help, e.helper = true, h
 	c.Status |= StatusHelper
