@@ -306,6 +306,10 @@ func (r *rulectx) tproxyStmt() {
 		r.fail(span, "Transparent proxy support requires transport protocol match")
 		return
 	}
+	if r.fam == ruleset.FamilyINet && fam != "" && (r.l3 == "ip" || r.l3 == "ip6") && r.l3 != fam && len(ts) > 0 {
+		r.failCtx(kw, ts[len(ts)-1], r.l3At, "conflicting protocols specified: %s vs. %s. You must specify ip or ip6 family in tproxy statement", r.l3, fam)
+		return
+	}
 	text := joinToks(ts)
 	addrText, portText := text, ""
 	if m := reBracketNAT.FindStringSubmatch(text); m != nil {

@@ -95,6 +95,8 @@ type rulectx struct {
 	anon  []*ruleset.Set
 	l3    string
 	l4    string
+	// l3At is the expression whose dependency set l3, for error context.
+	l3At tok
 	// l4set holds the transport protocols an anonymous set match allowed
 	// (`meta l4proto { tcp, udp }`), in element order: a transport
 	// context, but no single protocol (proto_ctx_update with a set).
@@ -1061,7 +1063,7 @@ func (r *rulectx) needL3(name string, at tok) {
 			r.metaCmp(ruleset.MetaProtocol, encodeU64(p.num, 2, bigEndian))
 		}
 	}
-	r.l3 = name
+	r.l3, r.l3At = name, at
 }
 
 // How a conntrack address is used, for ctAddrOK.
@@ -1151,8 +1153,16 @@ func (r *rulectx) updateCtx(lhs *xexpr, op string, v rval) {
 		case 10:
 			r.l3 = "ip6"
 		}
+		r.l3At = lhs.t0
+		if v.t.pos.Line == lhs.t0.pos.Line && v.t.end > r.l3At.end {
+			r.l3At.end = v.t.end
+		}
 	case lhs.kind == xMeta && lhs.meta == ruleset.MetaProtocol,
 		lhs.kind == xPayload && lhs.fname == "type" && (lhs.proto.name == "ether" || lhs.proto.name == "vlan"):
+		r.l3At = lhs.t0
+		if v.t.pos.Line == lhs.t0.pos.Line && v.t.end > r.l3At.end {
+			r.l3At.end = v.t.end
+		}
 		if len(v.from) == 2 {
 			wasVlan := lhs.kind == xPayload && lhs.proto.name == "vlan"
 			switch uint16(v.from[0])<<8 | uint16(v.from[1]) {

@@ -281,7 +281,13 @@ func (r *rulectx) prependDep(k ruleset.MetaKey, data []byte) {
 }
 
 func (r *rulectx) rejectStmt() {
-	r.next()
+	kw := r.next()
+	if (r.fam == ruleset.FamilyBridge || r.fam == ruleset.FamilyNetdev || r.fam == ruleset.FamilyINet) && r.l3 == "arp" {
+		// Ref: src/evaluate.c — stmt_evaluate_reject_bridge_family: only
+		// IPv4 and IPv6 packets can be answered.
+		r.failCtx(kw, kw, r.l3At, "cannot reject this network family")
+		return
+	}
 	rj := &ruleset.Reject{}
 	famL3 := r.l3
 	switch r.fam {
