@@ -38,9 +38,10 @@ func (m *machine) doChain(base int) (ruleset.VerdictCode, *Decision) {
 			continue
 		}
 		r := &c.rules[ri]
-		// The common non-matching rule is one or two fused word
-		// compares that BREAK; run those here without a call, keeping
-		// the verdict in a local.
+		// The common rules are fused word compares, a counter and a
+		// verdict: run those here without a call, keeping the verdict in
+		// a local; any other instruction runs the rest of the rule in
+		// exec.
 		verdict := ruleset.VerdictContinue
 		code := c.code[r.start:r.end]
 	fast:
@@ -76,6 +77,25 @@ func (m *machine) doChain(base int) (ruleset.VerdictCode, *Decision) {
 				}
 				if in.aux2 != deadStore {
 					m.store32(in.dreg, w)
+				}
+			case opCtStateCmp:
+				w := m.ctState()
+				if in.aux2 != deadStore {
+					m.store32(in.dreg, w)
+				}
+				if (w&in.mask == in.imm) != (in.aux == 0) {
+					verdict = ruleset.VerdictBreak
+					break fast
+				}
+			case opCounter:
+				cs := &m.counters[in.idx]
+				cs.packets++
+				cs.bytes += uint64(p.Len())
+			case opImmVerdict:
+				verdict = ruleset.VerdictCode(int32(in.key))
+				m.vchain = in.idx
+				if verdict != ruleset.VerdictContinue {
+					break fast
 				}
 			default:
 				m.verdict = ruleset.VerdictContinue
