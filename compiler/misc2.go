@@ -210,8 +210,15 @@ func (r *rulectx) keyPrimary2(t tok) (*xexpr, bool) {
 			return nil, true
 		}
 		spnum := "0"
-		if r.accept("spnum") {
-			spnum = r.next().s
+		if sp := r.peek(); r.accept("spnum") {
+			n := r.next()
+			spnum = n.s
+			// Ref: src/parser_bison.y — ipsec spnum: an 8-bit index
+			if v, ok := parseUint(n.s); ok && v.Uint64() > 255 {
+				sp.end = n.end
+				r.fail(sp, "value too large")
+				return nil, true
+			}
 		}
 		k := r.next()
 		name, dt, bits, order := k.s, tInteger, 32, hostEndian
