@@ -88,7 +88,11 @@ func Shardable(rs *ruleset.Ruleset, cfg Config) (bool, string) {
 	for _, t := range rs.Tables {
 		for _, o := range t.Objects {
 			switch o.Kind {
-			case "counter", "ct timeout", "quota", "limit":
+			// A flowtable's state is per flow: one entry per offloaded
+			// connection, found by that connection's tuples, and its gc
+			// runs on the replay clock's whole seconds in every machine
+			// alike (TestWorkersFlowtable).
+			case "counter", "ct timeout", "quota", "limit", "flowtable":
 			default:
 				return false, fmt.Sprintf("named %s object %s (state shared by every flow)", o.Kind, o.Name)
 			}
