@@ -51,6 +51,20 @@ type fragQueue struct {
 	expires int64
 }
 
+// defragSkips is defrag's answer for the common packet without a call:
+// one with conntrack attached, or an IPv4 packet that is no fragment.
+func (m *machine) defragSkips() bool {
+	if m.conn != nil || m.untracked {
+		return true
+	}
+	p := m.pkt
+	if p.NFProto != packet.NFProtoIPv4 {
+		return false
+	}
+	nh := p.Network()
+	return len(nh) >= 8 && nh[6]&0x3f == 0 && nh[7] == 0
+}
+
 // defrag returns false when the packet was taken (queued, or dropped with
 // its queue); when it completes a datagram p now holds the whole datagram.
 func (m *machine) defrag(out bool) bool {

@@ -327,6 +327,9 @@ func (m *machine) runEntries(ents []hookEntry, h ruleset.Hook, stage string) boo
 				return false
 			}
 		case entDefrag:
+			if m.defragSkips() {
+				continue
+			}
 			if !m.defrag(h == ruleset.HookOutput) {
 				// Held (or dropped) by defrag outside nf_tables; the
 				// kernel oracle classes it as a kernel drop in
