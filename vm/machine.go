@@ -101,6 +101,9 @@ type machine struct {
 	// setGCDue is the earliest next GC run of any set: advance calls no
 	// set's GC before it (each would only compare the clock and return).
 	setGCDue int64
+	// jstack is doChain's jump stack (never nested: no expression runs a
+	// chain), kept here so that a chain's entry does not zero it.
+	jstack [jumpStackSize]jumpFrame
 
 	chains   []chain
 	pool     [][16]byte

@@ -20,7 +20,7 @@ type jumpFrame struct {
 //
 // Ref: net/netfilter/nf_tables_core.c — nft_do_chain.
 func (m *machine) doChain(base int) (ruleset.VerdictCode, *Decision) {
-	var stack [jumpStackSize]jumpFrame
+	stack := &m.jstack
 	sp := 0
 	ci := int32(base)
 	c := &m.chains[ci]
