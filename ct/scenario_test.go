@@ -38,11 +38,25 @@ func TestScenarios(t *testing.T) {
 	// itself generated (reject), no NAT rewrite and no rule writing to the
 	// entry (ct mark set, ct label set, helpers, timeout policies,
 	// expectations) is involved: those need the vm.
+	// Conntrack runs for the families whose tables take it (the vm's
+	// nf_ct_netns_get), and packets the host generates need the vm too:
+	// only inet tables are replayed here, and the vm's known failures
+	// (XFAIL) are left to the vm's own test.
+	xfail := map[string]bool{}
+	if b, err := os.ReadFile("../testdata/scenarios/XFAIL"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) > 0 && !strings.HasPrefix(f[0], "#") {
+				xfail[f[0]] = true
+			}
+		}
+	}
 	own, _ := filepath.Glob("../testdata/scenarios/*/kernel.golden")
 	for _, g := range own {
 		dir := filepath.Dir(g)
 		rs, _ := os.ReadFile(filepath.Join(dir, "ruleset.nft"))
-		if !strings.Contains(string(rs), "ct ") || strings.Contains(string(rs), "nat") ||
+		if xfail[filepath.Base(dir)] || !strings.Contains(string(rs), "table inet") ||
+			strings.Contains(string(rs), "table ip ") || strings.Contains(string(rs), "table ip6 ") ||
+			!strings.Contains(string(rs), "ct ") || strings.Contains(string(rs), "nat") ||
 			strings.Contains(string(rs), "reject") || strings.Contains(string(rs), "notrack") ||
 			strings.Contains(string(rs), "mark set") || strings.Contains(string(rs), "label set") ||
 			strings.Contains(string(rs), "ct helper") || strings.Contains(string(rs), "ct timeout") ||
