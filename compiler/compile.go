@@ -34,7 +34,10 @@ type Compiled struct {
 	// stmts holds each rule's statements with their source spans, to place
 	// the errors the kernel reports when the batch is loaded (KernelError).
 	stmts map[*ruleset.Rule][]stmtSpan
-	srcs  map[string][]byte
+	// objs holds each named object's name span, for the errors the kernel
+	// reports at an object (NEWOBJ).
+	objs map[*ruleset.Object]*syntax.Name
+	srcs map[string][]byte
 }
 
 // maxErrors mirrors nft's parser_max_errors.
@@ -85,7 +88,7 @@ func CompileSource(name string, src []byte, opt Options) (c *Compiled, err error
 	if len(cc.kernelErrs) > 0 {
 		return nil, cc.kernelErrs
 	}
-	return &Compiled{Ruleset: cc.rs, batch: cc.batch, openEnd: cc.openEnd, stmts: cc.stmts, srcs: cc.srcs}, nil
+	return &Compiled{Ruleset: cc.rs, batch: cc.batch, openEnd: cc.openEnd, stmts: cc.stmts, objs: cc.objs, srcs: cc.srcs}, nil
 }
 
 type define struct {
@@ -115,6 +118,7 @@ type compiler struct {
 	slab []tok
 	// stmts records each rule's statements (see Compiled.stmts).
 	stmts map[*ruleset.Rule][]stmtSpan
+	objs  map[*ruleset.Object]*syntax.Name
 }
 
 type tableState struct {
@@ -765,6 +769,10 @@ func (c *compiler) objectDecl(ts *tableState, kind string, name *syntax.Name, it
 		return
 	}
 	obj := &ruleset.Object{Kind: kind, Name: name.Text()}
+	if c.objs == nil {
+		c.objs = map[*ruleset.Object]*syntax.Name{}
+	}
+	c.objs[obj] = name
 	var toks []tok
 	for _, it := range items {
 		ts2, ok := c.flatten(it.Args)

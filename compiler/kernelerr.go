@@ -42,6 +42,23 @@ var stmtWords = map[string][]string{
 // rule of that chain that jumps or goes to another chain. expr is the
 // kernel name of the blamed expression ("" for the whole rule). It returns
 // nil when the rule cannot be found in the source.
+// ObjectError places a kernel error reported at the named object of a
+// table (nft underlines the object's name); nil when there is no such
+// object.
+func (c *Compiled) ObjectError(fam ruleset.Family, table, object, msg string) error {
+	for _, t := range c.Ruleset.Tables {
+		if t.Family != fam || t.Name != table {
+			continue
+		}
+		for _, o := range t.Objects {
+			if n := c.objs[o]; o.Name == object && n != nil {
+				return &syntax.Error{Pos: n.Pos, EndCol: n.Pos.Column + len(n.Text()) - 1, Msg: msg, Src: c.srcs[n.Pos.Filename]}
+			}
+		}
+	}
+	return nil
+}
+
 func (c *Compiled) KernelError(fam ruleset.Family, table, chain string, handle uint64, expr, msg string) error {
 	var rule *ruleset.Rule
 	for _, t := range c.Ruleset.Tables {

@@ -19,6 +19,7 @@ type LoadError struct {
 	Chain  string
 	Handle uint64 // the rule's handle; 0 for chain or set errors
 	Expr   string // the offending expression's kernel name, if any
+	Object string // the named object the kernel refused, for object errors
 	Err    error  // the errno-like cause (errors.Is-comparable)
 }
 

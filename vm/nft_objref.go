@@ -117,7 +117,7 @@ func (l *loader) loadObjects() error {
 				err = synproxyFamily(t.Family)
 			}
 			if err != nil {
-				return &LoadError{Family: t.Family, Table: t.Name, Expr: "synproxy", Err: err}
+				return &LoadError{Family: t.Family, Table: t.Name, Expr: "synproxy", Object: o.Name, Err: err}
 			}
 			l.takeConntrack()
 			tgt.idx = m.addSynproxy(si)
@@ -125,10 +125,10 @@ func (l *loader) loadObjects() error {
 			// Ref: net/netfilter/nft_secmark.c — nft_secmark_compute_secid:
 			// with no LSM providing secctx_to_secid the context maps to
 			// secid 0, which is -ENOENT.
-			return &LoadError{Family: t.Family, Table: t.Name, Expr: "secmark", Err: errNoEnt}
+			return &LoadError{Family: t.Family, Table: t.Name, Expr: "secmark", Object: o.Name, Err: errNoEnt}
 		}
 		if (typ == objCounter || typ == objQuota || typ == objLimit) && tgt.idx < 0 {
-			return &LoadError{Family: t.Family, Table: t.Name, Err: errInval}
+			return &LoadError{Family: t.Family, Table: t.Name, Object: o.Name, Err: errInval}
 		}
 		states[i] = tgt
 		if typ != 0 {

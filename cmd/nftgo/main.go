@@ -103,10 +103,8 @@ func run(args []string, stdout, stderr io.Writer) (status int) {
 			var le *vm.LoadError
 			if errors.As(err, &le) && le.Unsupported() {
 				err = nil
-			} else if le != nil {
-				if kerr := c.KernelError(le.Family, le.Table, le.Chain, le.Handle, le.Expr, le.Error()); kerr != nil {
-					err = kerr
-				}
+			} else if kerr := placeLoadError(c, err); kerr != nil {
+				err = kerr
 			}
 			if err != nil {
 				msg := err.Error()
@@ -261,4 +259,19 @@ func isDevNull(w io.Writer) bool {
 	}
 	b, err := os.Stat(os.DevNull)
 	return err == nil && os.SameFile(a, b)
+}
+
+// placeLoadError is the kernel's refusal of a ruleset the vm would not
+// load (commit-time checks), placed at the blamed statement as nft prints
+// it; nil when err is not such a refusal (nothing to place, or an
+// expression nftgo cannot run).
+func placeLoadError(c *compiler.Compiled, err error) error {
+	var le *vm.LoadError
+	if !errors.As(err, &le) || le.Unsupported() {
+		return nil
+	}
+	if le.Object != "" {
+		return c.ObjectError(le.Family, le.Table, le.Object, le.Error())
+	}
+	return c.KernelError(le.Family, le.Table, le.Chain, le.Handle, le.Expr, le.Error())
 }

@@ -111,6 +111,16 @@ func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, rawStdout
 	}
 	r, err := replay.New(c.Ruleset, cfg)
 	if err != nil {
+		if kerr := placeLoadError(c, err); kerr != nil {
+			// The kernel's refusal, where nft prints it.
+			stdout.Flush()
+			msg := kerr.Error()
+			if !strings.HasSuffix(msg, "\n") {
+				msg += "\n"
+			}
+			io.WriteString(stderr, msg)
+			return 1
+		}
 		return fail(err)
 	}
 	first = &r.Stats.First

@@ -153,6 +153,11 @@ func FromCandidate(p Params, rulesetJSON, verdicts []byte, conntrack string) (*G
 			return nil, fmt.Errorf("verdict line %q: %w", ln, err)
 		}
 		v := Verdict{Index: cv.Index, Verdict: strings.ToLower(cv.Verdict)}
+		if v.Verdict == "stolen" {
+			// The oracle sees a stolen packet (synproxy, fwd) as one that
+			// never left: internal/kernel records it as a drop.
+			v.Verdict = "drop"
+		}
 		switch {
 		case cv.Kernel != "" || cv.Stage != "":
 			st := cv.Stage
