@@ -150,7 +150,9 @@ type machine struct {
 	nftrace   uint8
 	pkttype   uint8
 	untracked bool
-	replying  bool // sending a reject's reply: no reply to it
+	replying  bool // sending a packet the kernel built in answer to another
+	// replyDepth counts answers to answers being sent (see maxReplyDepth).
+	replyDepth uint8
 	// replyCt is the conntrack a reply the kernel builds carries from the
 	// packet it answers (synproxy's SYN/ACK: nf_ct_set of the SYN's), taken
 	// over by the reply's begin.

@@ -125,6 +125,9 @@ func (m *machine) routeInputRef(p *packet.Packet) *Result {
 		} else {
 			m.pendingErr = m.icmp6Error(p, 3, 0, false)
 		}
+		if m.pendingErr != nil {
+			m.replyCt = m.ctAttach()
+		}
 		return m.kernelDropRef("routing")
 	}
 	if !m.runHook(ruleset.HookForward, "forward") {
@@ -254,33 +257,50 @@ func (m *machine) finishRef() *Result {
 		// it at its next run.
 		m.flowGCSoon(m.now)
 	}
+	// held is an unconfirmed entry of a packet that did not make it: freed
+	// here, after an answer that carries it has gone (the answer holds a
+	// reference, and its confirm may still insert the entry).
+	var held *ct.Conn
 	if m.res.Verdict != ruleset.VerdictAccept {
 		if c := m.conn; c != nil && c.Status&ct.StatusConfirmed == 0 {
-			m.ct.Release(c)
+			held = c
 		}
 		m.res.Out = ""
 	} else if m.out != nil {
 		m.res.Out = m.out.name
 	}
-	if m.res.Reject != nil && !m.replying {
+	if m.res.Reject != nil && m.replyDepth < maxReplyDepth {
 		m.res = m.sendReply()
-		return &m.res
-	}
-	if m.pendingErr != nil {
+	} else if m.pendingErr != nil {
+		if held != nil && m.replyCt.conn != held {
+			// The answer does not carry the entry (synproxy's SYN to
+			// the server): it is gone before the answer is built.
+			m.ct.Release(held)
+			held = nil
+		}
 		b := m.pendingErr
 		m.pendingErr = nil
 		m.res = m.sendBytes(m.res, b)
-		return &m.res
+	}
+	if held != nil {
+		m.ct.Release(held)
 	}
 	m.pkt = nil
 	return &m.res
 }
 
-// sendReply builds the reject's reply and sends it as a local packet.
+// sendReply builds the reject's reply and sends it as a local packet
+// carrying the rejected packet's conntrack entry.
+//
+// Ref: net/ipv4/netfilter/nf_reject_ipv4.c — nf_send_reset (nf_ct_attach);
+// net/ipv4/icmp.c — icmp_glue_bits; net/ipv6/icmp.c — icmpv6_getfrag.
 func (m *machine) sendReply() Result {
 	res := m.res
 	_, dst := rawAddrs(m.pkt)
 	b := m.rejectReply(m.pkt, res.Reject, dst != nil && m.host.local(dst))
+	if b != nil {
+		m.replyCt = m.ctAttach()
+	}
 	return m.sendBytes(res, b)
 }
 
@@ -296,9 +316,12 @@ func (m *machine) sendBytes(res Result, b []byte) Result {
 	if rp.Decode(packet.LinkRaw, b) != nil {
 		return res
 	}
+	replying := m.replying
 	m.replying = true
-	rr := m.send(&rp, m.now)
-	m.replying = false
+	m.replyDepth++
+	rr := m.sendRef(&rp, m.now)
+	m.replyDepth--
+	m.replying = replying
 	res.Reply, res.ReplyVerdict = b, rr.Verdict
 	return res
 }
