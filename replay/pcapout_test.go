@@ -22,7 +22,7 @@ func TestWriteByFate(t *testing.T) {
 	chain pre { type nat hook prerouting priority dstnat; policy accept;
 		ip daddr 203.0.113.20 tcp dport 80 dnat to 203.0.113.30
 	}
-	chain fwd { type filter hook forward priority filter; policy accept;
+	chain forward { type filter hook forward priority filter; policy accept;
 		tcp dport 23 reject with tcp reset
 		udp dport 53 drop
 	}

@@ -21,7 +21,7 @@ func TestWorkersFlowtable(t *testing.T) {
 		hook ingress priority filter
 		devices = { wan, lan }
 	}
-	chain fwd { type filter hook forward priority filter; policy drop;
+	chain forward { type filter hook forward priority filter; policy drop;
 		meta l4proto { tcp, udp } flow add @ft
 		ct state established,related counter accept
 		ct state new counter accept

@@ -103,7 +103,7 @@ func TestWorkersSameResults(t *testing.T) {
 		})
 	}
 	const rs = `table inet f {
-	chain fwd { type filter hook forward priority filter; policy drop;
+	chain forward { type filter hook forward priority filter; policy drop;
 		ct state established,related counter accept
 		ct state invalid counter drop
 		tcp dport 22 counter reject with tcp reset
@@ -167,7 +167,7 @@ func TestWorkersSameResults(t *testing.T) {
 // machine's results (the limit of 2 per second lets two echoes through).
 func TestWorkersSharedState(t *testing.T) {
 	const rs = `table inet f {
-	chain fwd { type filter hook forward priority filter; policy drop;
+	chain forward { type filter hook forward priority filter; policy drop;
 		ct state established,related counter accept
 		icmp type echo-request limit rate 2/second burst 2 packets counter accept
 		tcp flags syn ct state new counter accept
@@ -211,7 +211,7 @@ func TestWorkersSharedState(t *testing.T) {
 		if echoes && (used != 1 || !strings.Contains(why, "from record 202 on")) {
 			t.Errorf("the first echo is record 202: used %d, %s", used, why)
 		}
-		if echoes && strings.Count(one, "by inet f fwd handle") == 0 {
+		if echoes && strings.Count(one, "by inet f forward handle") == 0 {
 			t.Fatal("no verdict lines")
 		}
 	}

@@ -27,7 +27,7 @@ const statefulRuleset = `table inet t {
 		type filter hook prerouting priority raw; policy accept;
 		counter
 	}
-	chain fwd {
+	chain forward {
 		type filter hook forward priority filter; policy accept;
 		ct state established,related counter accept
 		ct state invalid counter drop

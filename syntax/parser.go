@@ -42,6 +42,9 @@ func Parse(filename string, src []byte) (f *File, err error) {
 	if err != nil {
 		return nil, convertError(err, src, toks)
 	}
+	if err := reservedName(f, src); err != nil {
+		return nil, err
+	}
 	attachTokens(f, toks)
 	return f, nil
 }

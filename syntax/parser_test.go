@@ -15,6 +15,12 @@ func TestSyntaxErrors(t *testing.T) {
 			"x.nft:1:28-28: Error: syntax error, unexpected '}', expecting newline or semicolon\ntable ip x { flags dormant }\n                           ^"},
 		{"two-tables-one-line", "table ip x { } table ip y { }\n",
 			"x.nft:1:16-20: Error: syntax error, unexpected table, expecting end of file or newline or semicolon\ntable ip x { } table ip y { }\n               ^^^^^"},
+		{"keyword-chain-name", "table ip x {\n\tchain fwd {\n\t}\n}\n",
+			"x.nft:2:8-10: Error: syntax error, unexpected fwd, expecting string\n\tchain fwd {\n\t      ^^^"},
+		{"keyword-set-name", "table ip x {\n\tset lt {\n\t\ttype ipv4_addr\n\t}\n}\n",
+			"x.nft:2:6-7: Error: syntax error, unexpected <, expecting string\n\tset lt {\n\t    ^^"},
+		{"keyword-table-name", "table ip counter {\n}\n",
+			"x.nft:1:10-16: Error: syntax error, unexpected counter, expecting string\ntable ip counter {\n         ^^^^^^^"},
 		{"two-commands-one-line", "add table ip x add table ip y\n",
 			"x.nft:1:16-18: Error: syntax error, unexpected add, expecting end of file or newline or semicolon\nadd table ip x add table ip y\n               ^^^"},
 	}

@@ -24,7 +24,7 @@ func TestSetGCSeesConntrackAtItsTick(t *testing.T) {
 		type ipv4_addr
 		flags dynamic
 	}
-	chain fwd {
+	chain forward {
 		type filter hook forward priority filter; policy accept;
 		ct state new add @cl { ip saddr ct count over 5 }
 	}
