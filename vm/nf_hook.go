@@ -292,14 +292,18 @@ func (m *machine) finishRef() *Result {
 // sendReply builds the reject's reply and sends it as a local packet
 // carrying the rejected packet's conntrack entry.
 //
-// Ref: net/ipv4/netfilter/nf_reject_ipv4.c — nf_send_reset (nf_ct_attach);
-// net/ipv4/icmp.c — icmp_glue_bits; net/ipv6/icmp.c — icmpv6_getfrag.
+// Ref: net/ipv4/netfilter/nf_reject_ipv4.c — nf_send_reset (nf_ct_attach,
+// nf_ct_set_closing); net/ipv4/icmp.c — icmp_glue_bits; net/ipv6/icmp.c — icmpv6_getfrag.
 func (m *machine) sendReply() Result {
 	res := m.res
 	_, dst := rawAddrs(m.pkt)
 	b := m.rejectReply(m.pkt, res.Reject, dst != nil && m.host.local(dst))
 	if b != nil {
 		m.replyCt = m.ctAttach()
+		if res.Reject.Type == ruleset.RejectTCPRst {
+			// nf_send_reset closes the entry the reset carries.
+			m.ct.SetClosing(m.conn, m.now)
+		}
 	}
 	return m.sendBytes(res, b)
 }
