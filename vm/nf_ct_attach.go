@@ -32,10 +32,16 @@ func attachInfo(info ct.Info) ct.Info {
 }
 
 // ctAttach is what the answer to the current packet carries: its entry
-// with attachInfo, or nothing for an untracked packet or one conntrack has
-// not seen (skb_nfct is NULL: the answer meets conntrack afresh).
+// with attachInfo; the conntrack template of a packet rejected before
+// conntrack ran but after `ct zone set` (nf_conntrack_attach hands any
+// attached ct on, and nf_conntrack_in tracks the answer with the template,
+// in its zone); or nothing for an untracked packet or one conntrack has
+// not seen (the answer meets conntrack afresh).
 func (m *machine) ctAttach() replyAttach {
 	if m.conn == nil {
+		if m.tmpl {
+			return replyAttach{set: true, info: ct.NoInfo, tmpl: true, zone: m.zone}
+		}
 		return replyAttach{}
 	}
 	return replyAttach{set: true, conn: m.conn, info: attachInfo(m.info)}

@@ -23,6 +23,7 @@ func (m *machine) begin(p *packet.Packet, now int64) {
 	m.res = Result{Verdict: ruleset.VerdictAccept, CtState: CtStateInvalid, CtDirection: -1}
 	if m.replying && m.replyCt.set {
 		m.conn, m.info, m.untracked = m.replyCt.conn, m.replyCt.info, m.replyCt.untracked
+		m.tmpl, m.zone = m.replyCt.tmpl, m.replyCt.zone
 	}
 	m.replyCt = replyAttach{}
 	m.nfproto = p.NFProto

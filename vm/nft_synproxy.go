@@ -50,6 +50,9 @@ type replyAttach struct {
 	conn      *ct.Conn
 	info      ct.Info
 	untracked bool
+	// tmpl is a conntrack template (zone) handed on in place of an entry.
+	tmpl bool
+	zone uint16
 }
 
 // synproxyInfoOf reads the statement's attributes from the netlink debug
