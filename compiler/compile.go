@@ -23,6 +23,9 @@ type Options struct {
 	// IncludePaths are searched for `include` files that do not start with
 	// "/", "./" or "../" (nft's -I; the default is /etc).
 	IncludePaths []string
+	// QuotedNames accepts quoted table, chain, set and object names (see
+	// syntax.ParseOptions); set by the JSON front end only.
+	QuotedNames bool
 }
 
 // Compiled is the result of compiling one file: the ruleset the kernel would
@@ -143,7 +146,7 @@ func (c *compiler) errorTok(t tok, format string, a ...any) {
 
 func (c *compiler) file(name string, src []byte, depth int) {
 	c.srcs[name] = src
-	f, err := syntax.Parse(name, src)
+	f, err := syntax.ParseWith(name, src, syntax.ParseOptions{QuotedNames: c.opt.QuotedNames})
 	if err != nil {
 		c.errs = append(c.errs, err)
 		return

@@ -16,6 +16,19 @@ var parser = participle.MustBuild[File](
 
 // Parse parses one nft file. Errors are *Error values printed in nft's shape.
 func Parse(filename string, src []byte) (f *File, err error) {
+	return ParseWith(filename, src, ParseOptions{})
+}
+
+// ParseOptions relax the grammar for text nftgo writes itself.
+type ParseOptions struct {
+	// QuotedNames accepts quoted table, chain, set and object names, which
+	// nft's text grammar refuses: the JSON front end writes a name that nft
+	// would scan as a keyword ("fwd") quoted, as nft's JSON parser takes it.
+	QuotedNames bool
+}
+
+// ParseWith is Parse with options.
+func ParseWith(filename string, src []byte, opt ParseOptions) (f *File, err error) {
 	defer func() {
 		// participle panics on some grammar corner cases; bad input must
 		// never crash the caller.
@@ -42,7 +55,7 @@ func Parse(filename string, src []byte) (f *File, err error) {
 	if err != nil {
 		return nil, convertError(err, src, toks)
 	}
-	if err := reservedName(f, src); err != nil {
+	if err := reservedName(f, src, opt.QuotedNames); err != nil {
 		return nil, err
 	}
 	attachTokens(f, toks)

@@ -21,6 +21,10 @@ func TestSyntaxErrors(t *testing.T) {
 			"x.nft:2:6-7: Error: syntax error, unexpected <, expecting string\n\tset lt {\n\t    ^^"},
 		{"keyword-table-name", "table ip counter {\n}\n",
 			"x.nft:1:10-16: Error: syntax error, unexpected counter, expecting string\ntable ip counter {\n         ^^^^^^^"},
+		{"quoted-table-name", "table ip \"x\" {\n}\n",
+			"x.nft:1:10-12: Error: syntax error, unexpected quoted string, expecting string\ntable ip \"x\" {\n         ^^^"},
+		{"quoted-set-name", "table ip x {\n\tset \"s\" {\n\t\ttype ipv4_addr\n\t}\n}\n",
+			"x.nft:2:6-8: Error: syntax error, unexpected quoted string, expecting string\n\tset \"s\" {\n\t    ^^^"},
 		{"two-commands-one-line", "add table ip x add table ip y\n",
 			"x.nft:1:16-18: Error: syntax error, unexpected add, expecting end of file or newline or semicolon\nadd table ip x add table ip y\n               ^^^"},
 	}
@@ -69,5 +73,20 @@ func TestParseShapes(t *testing.T) {
 	add := f.Items[2].Command.Rule.Rule
 	if add == nil || add.Raw != "" || len(add.Terms) != 4 {
 		t.Fatalf("add rule: %+v", add)
+	}
+}
+
+// The JSON front end writes names nft would scan as keywords quoted.
+func TestQuotedNamesOption(t *testing.T) {
+	src := []byte("table ip \"counter\" {\n\tchain \"fwd\" {\n\t}\n}\n")
+	if _, err := Parse("x.nft", src); err == nil {
+		t.Fatal("quoted names accepted without the option")
+	}
+	f, err := ParseWith("x.nft", src, ParseOptions{QuotedNames: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := f.Items[0].Table.Items[0].Chain.Name.Text(); n != "fwd" {
+		t.Fatalf("chain name %q", n)
 	}
 }

@@ -84,7 +84,7 @@ func (w *writer) object(verb, kind string, v any, path string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&w.cur, "%s table %s %s", verb, fam, word(name))
+		fmt.Fprintf(&w.cur, "%s table %s %s", verb, fam, ident(name))
 		if verb == "add" || verb == "create" {
 			var items []string
 			if fl, ok := o["flags"]; ok {
@@ -120,7 +120,7 @@ func (w *writer) object(verb, kind string, v any, path string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&w.cur, "%s element %s %s %s { %s }", verb, fam, word(t), word(s), body)
+		fmt.Fprintf(&w.cur, "%s element %s %s %s { %s }", verb, fam, ident(t), ident(s), body)
 	case "counter", "quota", "limit", "ct helper", "ct timeout", "ct expectation", "secmark", "synproxy", "flowtable":
 		return w.namedObject(verb, kind, fam, o, path)
 	default:
@@ -219,11 +219,11 @@ func (w *writer) chain(verb, fam string, o map[string]any, path string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&w.cur, "rename chain %s %s %s %s", fam, word(t), word(n), word(nn))
+		fmt.Fprintf(&w.cur, "rename chain %s %s %s %s", fam, ident(t), ident(n), ident(nn))
 		w.emit(path)
 		return nil
 	}
-	fmt.Fprintf(&w.cur, "%s chain %s %s %s", verb, fam, word(t), word(n))
+	fmt.Fprintf(&w.cur, "%s chain %s %s %s", verb, fam, ident(t), ident(n))
 	var items []string
 	if _, ok := o["hook"]; ok && (verb == "add" || verb == "create") {
 		typ, err := str(o, "type", path)
@@ -268,7 +268,7 @@ func (w *writer) chain(verb, fam string, o map[string]any, path string) error {
 	}
 	if h, ok, _ := num(o, "handle", path); ok && verb == "delete" {
 		w.cur.Reset()
-		fmt.Fprintf(&w.cur, "delete chain %s %s handle %s", fam, word(t), h)
+		fmt.Fprintf(&w.cur, "delete chain %s %s handle %s", fam, ident(t), h)
 	} else if len(items) > 0 {
 		w.cur.WriteString(" { " + strings.Join(items, "; ") + "; }")
 	}
@@ -283,7 +283,7 @@ func (w *writer) rule(verb, fam string, o map[string]any, path string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(&w.cur, "%s rule %s %s %s", verb, fam, word(t), word(ch))
+	fmt.Fprintf(&w.cur, "%s rule %s %s %s", verb, fam, ident(t), ident(ch))
 	h, hasHandle, err := num(o, "handle", path)
 	if err != nil {
 		return err
@@ -332,7 +332,7 @@ func (w *writer) set(verb, kind, fam string, o map[string]any, path string) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(&w.cur, "%s %s %s %s %s", verb, kind, fam, word(t), word(n))
+	fmt.Fprintf(&w.cur, "%s %s %s %s %s", verb, kind, fam, ident(t), ident(n))
 	if verb != "add" && verb != "create" {
 		w.emit(path)
 		return nil
@@ -533,7 +533,7 @@ func (w *writer) namedObject(verb, kind, fam string, o map[string]any, path stri
 		return err
 	}
 	if verb != "add" && verb != "create" {
-		fmt.Fprintf(&w.cur, "%s %s %s %s %s", verb, kind, fam, word(t), word(n))
+		fmt.Fprintf(&w.cur, "%s %s %s %s %s", verb, kind, fam, ident(t), ident(n))
 		w.emit(path)
 		return nil
 	}
@@ -669,7 +669,7 @@ func (w *writer) namedObject(verb, kind, fam string, o map[string]any, path stri
 	if verb == "add" {
 		head = "add"
 	}
-	fmt.Fprintf(&w.cur, "%s table %s %s { %s %s { %s; }; }", head, fam, word(t), kind, word(n), strings.Join(body, "; "))
+	fmt.Fprintf(&w.cur, "%s table %s %s { %s %s { %s; }; }", head, fam, ident(t), kind, ident(n), strings.Join(body, "; "))
 	w.emit(path)
 	return nil
 }

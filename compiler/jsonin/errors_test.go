@@ -108,3 +108,19 @@ func TestTranslate(t *testing.T) {
 		}
 	}
 }
+
+// A JSON ruleset may name a table or chain with a word nft's text grammar
+// scans as a keyword; nft -j (1.0.6) accepts it (checked in a netns).
+func TestReservedNamesFromJSON(t *testing.T) {
+	src := `{"nftables":[{"table":{"family":"ip","name":"counter"}},` +
+		`{"chain":{"family":"ip","table":"counter","name":"fwd","type":"filter","hook":"forward","prio":0,"policy":"accept"}},` +
+		`{"chain":{"family":"ip","table":"counter","name":"c"}},` +
+		`{"rule":{"family":"ip","table":"counter","chain":"c","expr":[{"jump":{"target":"fwd"}}]}}]}`
+	c, err := CompileJSON("x.json", []byte(src), compiler.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb := c.Ruleset.Tables[0]; tb.Name != "counter" || tb.Chains[0].Name != "fwd" {
+		t.Fatalf("table %q chain %q", tb.Name, tb.Chains[0].Name)
+	}
+}

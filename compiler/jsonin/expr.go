@@ -3,6 +3,7 @@ package jsonin
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/nftgo/nftgo/syntax"
 	"strconv"
 	"strings"
 )
@@ -43,6 +44,16 @@ func quote(s string) string {
 		}
 		return r
 	}, s) + `"`
+}
+
+// ident writes a table, chain, set or object name: bare, or quoted when nft's
+// text grammar would not read it as a name (a keyword such as "fwd", or not
+// one word); the JSON front end compiles with compiler.Options.QuotedNames.
+func ident(s string) string {
+	if isWord(s) && !syntax.Reserved(s) {
+		return s
+	}
+	return quote(s)
 }
 
 // word writes a keyword-like string bare when it scans as one word.
@@ -256,7 +267,7 @@ func verdict(k string, a any, path string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return k + " " + word(t), nil
+		return k + " " + ident(t), nil
 	case "queue":
 		return "queue", nil
 	}

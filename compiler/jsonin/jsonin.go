@@ -58,6 +58,7 @@ func CompileJSON(name string, src []byte, opt compiler.Options) (c *compiler.Com
 	if err != nil {
 		return nil, fmt.Errorf("%s: Error: %w", name, err)
 	}
+	opt.QuotedNames = true
 	c, err = compiler.CompileSource(name, text, opt)
 	if err != nil {
 		return nil, relocate(name, err, lines)
