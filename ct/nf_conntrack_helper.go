@@ -40,8 +40,8 @@ var kernelHelpers = map[string][]uint8{
 }
 
 // LookupHelper finds a helper by name and transport protocol
-// (nf_conntrack_helper_try_module_get). known reports a helper Linux has
-// but nftgo does not implement (h is nil then).
+// (nf_conntrack_helper_try_module_get). known reports a helper Linux has;
+// for one nftgo does not implement, h is an inert stand-in (see Modelled).
 //
 // Ref: net/netfilter/nf_conntrack_helper.c — __nf_conntrack_helper_find
 func LookupHelper(name string, l4 uint8) (h *Helper, known bool) {
@@ -52,11 +52,18 @@ func LookupHelper(name string, l4 uint8) (h *Helper, known bool) {
 	}
 	for _, p := range kernelHelpers[name] {
 		if p == l4 {
-			return nil, true
+			// Attached and listed like the kernel's, but it parses
+			// nothing: no expectation, no RELATED connection.
+			return &Helper{Name: name, L4: l4}, true
 		}
 	}
 	return nil, false
 }
+
+// Modelled reports whether nftgo parses this helper's protocol. A helper
+// Linux has and nftgo does not is still attached by `ct helper set` and
+// shows in `conntrack -L`, but creates no expectations.
+func (h *Helper) Modelled() bool { return h.help != nil }
 
 // helperState is the table's part for helpers and expectations.
 type helperState struct {
@@ -128,7 +135,7 @@ func (t *Table) help(c *Conn, info Info, j uint32) bool {
 	if e == nil || info == RelatedReply || t.cur == nil {
 		return false
 	}
-	if e.helper != nil && e.helper.help(t, c, e, info, t.cur, j) == vDrop {
+	if e.helper != nil && e.helper.help != nil && e.helper.help(t, c, e, info, t.cur, j) == vDrop {
 		return true
 	}
 	if c.Status&statusSeqAdjust != 0 {

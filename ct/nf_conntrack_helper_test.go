@@ -311,3 +311,29 @@ func FuzzFTPHelper(f *testing.F) {
 		}
 	})
 }
+
+// A helper Linux has but nftgo does not parse is an inert stand-in: found,
+// attachable, listed by name, never creating expectations.
+func TestUnmodelledHelper(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		l4       uint8
+		found    bool
+		modelled bool
+	}{
+		{"ftp", packet.ProtoTCP, true, true},
+		{"sip", packet.ProtoUDP, true, false},
+		{"irc", packet.ProtoTCP, true, false},
+		{"irc", packet.ProtoUDP, false, false},
+		{"nosuch", packet.ProtoTCP, false, false},
+	} {
+		h, known := LookupHelper(tc.name, tc.l4)
+		if (h != nil) != tc.found || known != tc.found {
+			t.Errorf("%s/%d: helper %v known %v, want found %v", tc.name, tc.l4, h, known, tc.found)
+			continue
+		}
+		if h != nil && (h.Modelled() != tc.modelled || h.Name != tc.name) {
+			t.Errorf("%s/%d: modelled %v name %q", tc.name, tc.l4, h.Modelled(), h.Name)
+		}
+	}
+}

@@ -195,6 +195,11 @@ func (m *Machine) ReceiveRef(p *packet.Packet, iface string, now int64) *Result 
 // SendRef: see ReceiveRef.
 func (m *Machine) SendRef(p *packet.Packet, now int64) *Result { return m.sendRef(p, now) }
 
+// Notes lists where this ruleset makes nftgo approximate the kernel (a
+// conntrack helper Linux has and nftgo does not parse, …): the results
+// stand, but the named effect is missing. Empty for most rulesets.
+func (m *Machine) Notes() []string { return m.notes }
+
 // ConntrackInUse reports whether the ruleset made the kernel register
 // conntrack's hooks (a ct expression, nat, connlimit or notrack): without
 // them nothing is tracked and Result.CtState reads invalid for every packet.

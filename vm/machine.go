@@ -91,6 +91,9 @@ const (
 )
 
 type machine struct {
+	// notes are the approximations this ruleset's load relies on
+	// (Machine.Notes), each said once.
+	notes []string
 	loadExtra
 	cfg Config
 	rs  *ruleset.Ruleset
@@ -165,4 +168,14 @@ type machine struct {
 	tmpl bool
 	zone uint16
 	res  Result
+}
+
+// note records an approximation the loaded ruleset relies on, once.
+func (m *machine) note(s string) {
+	for _, n := range m.notes {
+		if n == s {
+			return
+		}
+	}
+	m.notes = append(m.notes, s)
 }

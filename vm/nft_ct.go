@@ -357,12 +357,12 @@ func (l *loader) loadCtObject(o *ruleset.Object, typ uint32) (int32, error) {
 			return -1, errNoEnt
 		}
 		name := strings.Trim(objAttr(o, "type"), `"`)
-		h, known := ct.LookupHelper(name, l4)
+		h, _ := ct.LookupHelper(name, l4)
 		if h == nil {
-			if known {
-				return -1, fmt.Errorf("%w: conntrack helper %q", errNotImpl, name)
-			}
 			return -1, errNoEnt
+		}
+		if !h.Modelled() {
+			m.note(fmt.Sprintf("conntrack helper %q (ct helper %s) is attached but not modelled: it creates no expectations, so no connection becomes RELATED through it", name, o.Name))
 		}
 		if l3 != 10 {
 			ob.helper4 = h

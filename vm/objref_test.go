@@ -2,6 +2,7 @@ package vm
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/nftgo/nftgo/internal/testpkt"
@@ -65,8 +66,10 @@ func TestObjref(t *testing.T) {
 	}
 	irc := mk()
 	irc.Objects[3].Attrs[0].Value = "irc" // a helper Linux has and nftgo does not model
-	if _, err = New(&ruleset.Ruleset{Tables: []*ruleset.Table{irc}}, Config{Host: routerHost()}); !errors.Is(err, errNotImpl) {
-		t.Errorf("ct helper irc: %v, want a not-supported load error", err)
+	if m, err := New(&ruleset.Ruleset{Tables: []*ruleset.Table{irc}}, Config{Host: routerHost()}); err != nil {
+		t.Errorf("ct helper irc: %v, want it loaded as an inert helper", err)
+	} else if n := m.Notes(); len(n) != 1 || !strings.Contains(n[0], `"irc"`) {
+		t.Errorf("ct helper irc: notes %q, want one naming irc", n)
 	}
 	sip := mk()
 	sip.Objects[3].Attrs[0].Value = "nosuch"

@@ -123,6 +123,9 @@ func runReplay(o *options, c *compiler.Compiled, stdout *bufio.Writer, rawStdout
 		}
 		return fail(err)
 	}
+	for _, n := range r.M.Notes() {
+		fmt.Fprintf(stderr, "nftgo: note: %s\n", n)
+	}
 	first = &r.Stats.First
 	workers := 1
 	switch o.workers {
