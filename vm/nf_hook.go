@@ -299,6 +299,18 @@ func (m *machine) sendReply() Result {
 	res := m.res
 	_, dst := rawAddrs(m.pkt)
 	b := m.rejectReply(m.pkt, res.Reject, dst != nil && m.host.local(dst))
+	if d := res.Decided; d != nil && d.Family == ruleset.FamilyNetdev {
+		// A netdev reject hands its answer to the device it came in on
+		// (dev_queue_xmit): no IP output path, no conntrack attached.
+		// The device's egress chains are not run for it.
+		//
+		// Ref: net/netfilter/nft_reject_netdev.c — nft_reject_queue_xmit
+		m.pkt = nil
+		if b != nil {
+			res.Reply, res.ReplyVerdict = b, ruleset.VerdictAccept
+		}
+		return res
+	}
 	if b != nil {
 		m.replyCt = m.ctAttach()
 		if res.Reject.Type == ruleset.RejectTCPRst {

@@ -116,3 +116,27 @@ func verifyChecksums(t *testing.T, b []byte) {
 		t.Errorf("L4 checksum off by %#x", s)
 	}
 }
+
+// TestNetdevRejectSkipsOutput: a reject in a netdev ingress chain hands its
+// answer to the device it came in on (nft_reject_queue_xmit →
+// dev_queue_xmit): the IP output and postrouting chains never see it, where
+// an inet reject's answer goes through both (TestRejectReplies).
+func TestNetdevRejectSkipsOutput(t *testing.T) {
+	syn := testpkt.Spec{Src: "198.51.100.2", Dst: "203.0.113.9", Proto: "tcp", Sport: 40000, Dport: 22, Flags: testpkt.SYN, Seq: 1000}
+	ing := base("in_wan", ruleset.HookNetdevIngress, 0, Acc, r(1, &ruleset.Reject{Type: ruleset.RejectTCPRst}))
+	ing.Hook.Devices = []string{"wan"}
+	m := newMachine(t, routerHost(), table(ruleset.FamilyNetdev, "n", ing),
+		table(ruleset.FamilyINet, "t",
+			base("out", ruleset.HookOutput, 0, Acc, r(2, counter())),
+			base("post", ruleset.HookPostrouting, 0, Acc, r(3, counter()))))
+	res := m.Receive(pkt(t, syn), "wan", 1)
+	if res.Verdict != Drop || len(res.Reply) != 40 || res.ReplyVerdict != Acc {
+		t.Fatalf("verdict %v reply %d bytes (%v), want drop with a 40-byte RST", res.Verdict, len(res.Reply), res.ReplyVerdict)
+	}
+	verifyChecksums(t, res.Reply)
+	for i, ch := range m.Snapshot(1).Tables[1].Chains {
+		if c := ch.Rules[0].Exprs[0].(*ruleset.Counter); c.Packets != 0 {
+			t.Errorf("inet %s counter %d: the netdev reject's answer went through the IP output path", []string{"output", "postrouting"}[i], c.Packets)
+		}
+	}
+}
