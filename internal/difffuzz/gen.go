@@ -99,6 +99,7 @@ type table struct {
 	users []string // user chain names
 	cnt   bool     // named counter cnt exists
 	quota bool     // named quota q exists
+	meter int      // meters declared so far (each needs its own name)
 }
 
 type set struct {
@@ -491,6 +492,9 @@ func (g *gen) stmt(t *table, c hookCtx, l3 string) string {
 	case 0, 1:
 		return "counter"
 	case 2:
+		if g.chance(0.35) {
+			return g.meterOrByteLimit(t, l3)
+		}
 		return g.pick([]string{"limit rate 2/minute burst 1 packets", "limit rate over 3/minute", "limit rate 1/hour burst 3 packets",
 			"limit rate over 1/minute burst 2 packets", "limit rate 1000/second"})
 	case 3:
@@ -549,6 +553,30 @@ func (g *gen) stmt(t *table, c hookCtx, l3 string) string {
 		}
 	}
 	return ""
+}
+
+// meterOrByteLimit returns a per-key packet limit (a meter, which nft
+// turns into a dynamic set with a limit expression per element) or a
+// byte-rate limit. Rates are per minute or hour so that the few
+// milliseconds between packets refill nothing the kernel and nftgo could
+// round differently.
+func (g *gen) meterOrByteLimit(t *table, l3 string) string {
+	if g.chance(0.5) {
+		return g.pick([]string{"limit rate over 400 bytes/minute burst 100 bytes", "limit rate 2 kbytes/hour burst 300 bytes",
+			"limit rate over 1 kbytes/minute", "limit rate 600 bytes/minute"})
+	}
+	var key string
+	switch {
+	case l3 != "ip6" && t.v4():
+		key = g.pick([]string{"ip saddr", "ip daddr", "ip saddr . ip daddr"})
+	case l3 != "ip" && t.v6():
+		key = "ip6 saddr"
+	default:
+		return "counter"
+	}
+	t.meter++
+	return fmt.Sprintf("meter m%d { %s %s }", t.meter, key, g.pick([]string{"limit rate over 2/minute burst 1 packets",
+		"limit rate 3/minute", "limit rate over 1/hour burst 2 packets", "limit rate over 500 bytes/minute"}))
 }
 
 // verdict returns a terminal statement fitting the chain.
