@@ -54,6 +54,7 @@ type gen struct {
 	redirect     bool
 	timeouts     bool
 	paused       bool // the traffic has pauses of seconds
+	ftp          bool // the FTP conntrack helper is assigned to port 21
 	opt          Options
 }
 
@@ -135,6 +136,10 @@ func (g *gen) ruleset() string {
 	}
 	if g.chance(0.3) {
 		g.natTable()
+	}
+	if g.chance(0.25) {
+		g.ftp = true
+		g.helperTable()
 	}
 	return g.b.String()
 }
@@ -388,7 +393,7 @@ func (g *gen) match(t *table, c hookCtx, l3 string) (string, string) {
 		return g.pick([]string{"ct state new", "ct state established", "ct state established,related", "ct state invalid",
 			"ct state untracked", "ct state != established", "ct status dnat", "ct status assured", "ct status seen-reply",
 			"ct status snat", "ct direction original", "ct direction reply", "ct mark 0x5", "ct mark != 0x0",
-			"ct count over 1", "ct protocol udp", "ct l3proto ipv4"}), ""
+			"ct count over 1", "ct protocol udp", "ct l3proto ipv4", `ct helper "ftp"`}), ""
 	case 8: // meta
 		ifs := []string{"iifname \"wan\"", "iifname \"lan\"", "iifname != \"wan\""}
 		if g.local {
@@ -681,6 +686,27 @@ func classify(p string) (l3, l4 string) {
 
 // natTable adds an ip nat table (and sometimes ip6) whose rewrites the
 // traffic aims at.
+// helperTable assigns the FTP helper to connections to port 21, in both
+// directions a connection can start from (prerouting for arriving,
+// output for the host's own), so traffic can announce data connections
+// that conntrack then expects as RELATED.
+func (g *gen) helperTable() {
+	g.b.WriteString(`table inet fh {
+  ct helper ftp-std {
+    type "ftp" protocol tcp
+  }
+  chain pre {
+    type filter hook prerouting priority filter; policy accept;
+    tcp dport 21 ct helper set "ftp-std"
+  }
+  chain out {
+    type filter hook output priority filter; policy accept;
+    tcp dport 21 ct helper set "ftp-std"
+  }
+}
+`)
+}
+
 func (g *gen) natTable() {
 	w := &g.b
 	w.WriteString("table ip nat {\n")

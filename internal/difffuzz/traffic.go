@@ -58,6 +58,11 @@ func (g *gen) traffic() string {
 			g.paused = true
 		}
 		p := g.pair()
+		if g.ftp && g.chance(0.35) {
+			g.ftpSession(&b, p, nextPort())
+			sport++
+			continue
+		}
 		switch k := g.r.Intn(13); k {
 		case 0, 1:
 			cl := g.pick([]string{"fin", "server-fin", "half", "rst", "none"})
@@ -146,4 +151,37 @@ func atoi(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// ftpSession writes an FTP control connection to port 21 (left open) on
+// which the client (active: PORT/EPRT) or the server (passive: 227/229)
+// announces a data port, then a data connection to the announced port or,
+// sometimes, to one nobody announced.
+func (g *gen) ftpSession(b *strings.Builder, p pair, cport int) {
+	c, s := hp(p.c, cport), hp(p.s, 21)
+	dport := 30000 + g.r.Intn(20000)
+	fmt.Fprintf(b, "handshake %s > %s close=none\n", c, s)
+	fmt.Fprintf(b, "say %s > %s payload=\"220 ready\\r\\n\"\n", s, c)
+	active := g.chance(0.5)
+	var cmd, reply string
+	switch {
+	case active && !p.v6:
+		cmd, reply = fmt.Sprintf("PORT %s,%d,%d", strings.ReplaceAll(p.c, ".", ","), dport>>8, dport&0xff), "200 ok"
+	case active:
+		cmd, reply = fmt.Sprintf("EPRT |2|%s|%d|", p.c, dport), "200 ok"
+	case !p.v6 && g.chance(0.5):
+		cmd, reply = "PASV", fmt.Sprintf("227 Entering Passive Mode (%s,%d,%d).", strings.ReplaceAll(p.s, ".", ","), dport>>8, dport&0xff)
+	default:
+		cmd, reply = "EPSV", fmt.Sprintf("229 Entering Extended Passive Mode (|||%d|)", dport)
+	}
+	fmt.Fprintf(b, "say %s > %s payload=\"%s\\r\\n\"\n", c, s, cmd)
+	fmt.Fprintf(b, "say %s > %s payload=\"%s\\r\\n\"\n", s, c, reply)
+	if g.chance(0.2) {
+		dport++ // not announced
+	}
+	if active {
+		fmt.Fprintf(b, "handshake %s > %s data=%d close=%s\n", hp(p.s, 20), hp(p.c, dport), g.pick2(0, 100), g.pick([]string{"fin", "rst", "none"}))
+	} else {
+		fmt.Fprintf(b, "handshake %s > %s reply=%d close=%s\n", hp(p.c, cport+1), hp(p.s, dport), g.pick2(0, 300), g.pick([]string{"fin", "rst", "none"}))
+	}
 }
