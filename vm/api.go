@@ -201,7 +201,7 @@ func (m *Machine) SendRef(p *packet.Packet, now int64) *Result { return m.sendRe
 func (m *Machine) Notes() []string { return m.notes }
 
 // ConntrackInUse reports whether the ruleset made the kernel register
-// conntrack's hooks (a ct expression, nat, connlimit or notrack): without
+// conntrack's hooks (a ct expression, nat or connlimit; not notrack): without
 // them nothing is tracked and Result.CtState reads invalid for every packet.
 func (m *Machine) ConntrackInUse() bool { return m.ctActive }
 

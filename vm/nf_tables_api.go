@@ -156,10 +156,15 @@ func (l *loader) errf(c *ruleset.Chain, r *ruleset.Rule, expr string, err error)
 }
 
 // usesConntrack reports expressions that take a conntrack reference
-// (nf_ct_netns_get): while one is loaded, conntrack's hooks run.
+// (nf_ct_netns_get): while one is loaded, conntrack's hooks run. notrack
+// is not one of them: nft_notrack_ops has no init, so a ruleset whose
+// only conntrack-related statement is notrack tracks nothing (difffuzz
+// seed 9076, scenario notrack-alone-tracks-nothing).
+//
+// Ref: net/netfilter/nft_ct.c — nft_notrack_ops
 func usesConntrack(e ruleset.Expr) bool {
 	switch x := e.(type) {
-	case *ruleset.Ct, *ruleset.Connlimit, *ruleset.NAT, *ruleset.Masq, *ruleset.Redir, *ruleset.Notrack:
+	case *ruleset.Ct, *ruleset.Connlimit, *ruleset.NAT, *ruleset.Masq, *ruleset.Redir:
 		return true
 	case *ruleset.Dynset:
 		for _, y := range x.Exprs {
