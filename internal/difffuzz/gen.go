@@ -710,6 +710,16 @@ func classify(p string) (l3, l4 string) {
 	case has("meta nfproto ipv6"), p == "meta protocol ip6":
 		l3 = "ip6"
 	}
+	// a dynamic set's or meter's key binds the rule too (seeds 9229, 11058:
+	// `update @s { ip6 saddr } meter m { ip saddr … }`)
+	if l3 == "" {
+		switch {
+		case strings.Contains(p, "{ ip6 "):
+			l3 = "ip6"
+		case strings.Contains(p, "{ ip "):
+			l3 = "ip"
+		}
+	}
 	switch {
 	case strings.Contains(p, ". tcp dport"), strings.Contains(p, "set tcp dport"), strings.Contains(p, "tcp dport vmap"):
 		l4 = "tcp"
