@@ -39,12 +39,17 @@ func (m *machine) connlimitDo(l *connlimit.List, limit, flags uint32) {
 		}
 		// No conntrack attached (a chain before conntrack, notrack, an
 		// invalid packet): the connection is looked up by the packet's
-		// tuple (get_ct_or_tuple_from_skb); one found is confirmed, and
-		// the skb's ctinfo without a conntrack reads as
-		// IP_CT_ESTABLISHED.
+		// tuple (get_ct_or_tuple_from_skb). One found is confirmed; only
+		// an ASSURED one is just collected, a not yet assured one is
+		// scanned and added like an attached confirmed entry (kernel
+		// 6.18: the host's SYN-ACK in output at raw priority is counted,
+		// scenario connlimit-raw-output-reply, difffuzz seed 11060).
 		if m.ct != nil {
 			if c := m.ct.Find(tup, 0, m.now); c != nil {
-				tup, zone, state = c.Orig(), c.Zone, connlimit.ConnEstablished
+				tup, zone, state = c.Orig(), c.Zone, connlimit.ConnConfirmed
+				if c.Status&ct.StatusAssured != 0 {
+					state = connlimit.ConnEstablished
+				}
 			}
 		}
 	}
