@@ -20,7 +20,7 @@ var (
 	n        = flag.Int("difffuzz.n", 0, "random scenarios to run through the kernel and nftgo (0: skip TestDiff)")
 	seed     = flag.Int64("difffuzz.seed", 1, "seed of the first scenario; scenario i uses seed+i")
 	out      = flag.String("difffuzz.out", "/tmp/difffuzz", "directory receiving every reproducible mismatch as a scenario directory")
-	noReject = flag.Bool("difffuzz.noreject", false, "generate no reject statements (to look past the known reject-reply difference)")
+	noReject = flag.Bool("difffuzz.noreject", false, "generate no reject statements (to look at the other statements only)")
 	showAll  = flag.Bool("difffuzz.v", false, "log every scenario's result, not only mismatches")
 	recheck  = flag.String("difffuzz.recheck", "", "TestRecheck compares nftgo again with every kept mismatch (a directory of scenario directories with kernel.golden, as -difffuzz.out writes); no root needed")
 	dump     = flag.String("difffuzz.dump", "", "TestGenerate also writes the first -difffuzz.n cases (from -difffuzz.seed) here as scenario directories")

@@ -65,8 +65,8 @@ func (g *gen) port() int              { return ports[g.r.Intn(len(ports))] }
 
 // Options narrow what is generated, to look past a known, unfixed cause.
 type Options struct {
-	// NoReject leaves reject out (its reply's conntrack handling is a
-	// known difference, testdata/scenarios/XFAIL reject-reply-*).
+	// NoReject leaves reject out, to look at the other statements only
+	// (the replies' conntrack handling was the first round's main cause).
 	NoReject bool
 }
 
