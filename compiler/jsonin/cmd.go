@@ -174,6 +174,15 @@ func jsonType(v any) string {
 }
 
 // num reads an integer property; ok is false when it is absent.
+// reqNum is num for a property the object must have.
+func reqNum(o map[string]any, k, path string) (string, error) {
+	n, ok, err := num(o, k, path)
+	if err == nil && !ok {
+		err = errAt(path, "Object has no '%s' property", k)
+	}
+	return n, err
+}
+
 func num(o map[string]any, k, path string) (string, bool, error) {
 	v, ok := o[k]
 	if !ok {
@@ -234,12 +243,9 @@ func (w *writer) chain(verb, fam string, o map[string]any, path string) error {
 		if err != nil {
 			return err
 		}
-		prio, ok, err := num(o, "prio", path)
+		prio, err := reqNum(o, "prio", path)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return errAt(path, "Object has no 'prio' property")
 		}
 		h := fmt.Sprintf("type %s hook %s", word(typ), word(hook))
 		if d, ok := o["dev"]; ok {
@@ -552,12 +558,9 @@ func (w *writer) namedObject(verb, kind, fam string, o map[string]any, path stri
 			body = append(body, fmt.Sprintf("packets %s bytes %s", orZero(p), orZero(b)))
 		}
 	case "quota":
-		b, ok, err := num(o, "bytes", path)
+		b, err := reqNum(o, "bytes", path)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return errAt(path, "Object has no 'bytes' property")
 		}
 		q := ""
 		if inv, _ := o["inv"].(bool); inv {
@@ -646,12 +649,9 @@ func (w *writer) namedObject(verb, kind, fam string, o map[string]any, path stri
 		if err != nil {
 			return err
 		}
-		prio, ok, err := num(o, "prio", path)
+		prio, err := reqNum(o, "prio", path)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return errAt(path, "Object has no 'prio' property")
 		}
 		body = append(body, "hook "+word(hook)+" priority "+prio)
 		if d, ok := o["dev"]; ok {

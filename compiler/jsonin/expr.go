@@ -195,12 +195,9 @@ func exprObj(k string, a any, path string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		l, ok, err := num(o, "len", path)
+		l, err := reqNum(o, "len", path)
 		if err != nil {
 			return "", err
-		}
-		if !ok {
-			return "", errAt(path, "Object has no 'len' property")
 		}
 		return addr + "/" + l, nil
 	case "range":
@@ -339,12 +336,9 @@ func primary(k string, a any, path string) (string, error) {
 		}
 		return out, nil
 	case "dccp option":
-		t, ok, err := num(o, "type", path)
+		t, err := reqNum(o, "type", path)
 		if err != nil {
 			return "", err
-		}
-		if !ok {
-			return "", errAt(path, "Object has no 'type' property")
 		}
 		return "dccp option " + t, nil
 	case "meta":

@@ -57,12 +57,9 @@ func stmt(v any, path string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		val, ok, err := num(o, "val", path)
+		val, err := reqNum(o, "val", path)
 		if err != nil {
 			return "", err
-		}
-		if !ok {
-			return "", errAt(path, "Object has no 'val' property")
 		}
 		out := "quota "
 		if inv, _ := o["inv"].(bool); inv {
@@ -347,12 +344,9 @@ func unit(o map[string]any, k, def string) string {
 
 // limitText is a limit statement or a limit object body.
 func limitText(o map[string]any, path string, object bool) (string, error) {
-	rate, ok, err := num(o, "rate", path)
+	rate, err := reqNum(o, "rate", path)
 	if err != nil {
 		return "", err
-	}
-	if !ok {
-		return "", errAt(path, "Object has no 'rate' property")
 	}
 	per := "second"
 	if p, ok := o["per"].(string); ok {
