@@ -384,17 +384,9 @@ func (r *Rule) TermList() ([]*Term, error) {
 	if r.Raw == "" {
 		return r.Terms, nil
 	}
-	toks, err := Scan(r.Pos.Filename, []byte(r.Raw))
+	toks, err := r.scanRaw()
 	if err != nil {
 		return nil, err
-	}
-	for k := range toks {
-		p := &toks[k].Pos
-		if p.Line == 1 {
-			p.Column += r.Pos.Column - 1
-		}
-		p.Line += r.Pos.Line - 1
-		p.Offset += r.Pos.Offset
 	}
 	i := 0
 	return buildTerms(toks, &i, false), nil
