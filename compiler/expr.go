@@ -6,7 +6,6 @@ package compiler
 // concat_expr; src/evaluate.c — expr_evaluate_payload, expr_evaluate_binop.
 
 import (
-	"math/big"
 
 	"github.com/nftgo/nftgo/ruleset"
 )
@@ -195,14 +194,7 @@ func (r *rulectx) primary() *xexpr {
 				return nil
 			}
 		}
-		if x.off%8 != 0 || x.bits%8 != 0 {
-			n := x.bytesLen()
-			m := new(big.Int).Lsh(big.NewInt(1), uint(x.bits))
-			m.Sub(m, big.NewInt(1))
-			m.Lsh(m, uint(n*8-x.off%8-x.bits))
-			x.mask = encodeInt(m, n, bigEndian)
-			x.xor = make([]byte, n)
-		}
+		x.maskBits()
 		return x
 	case t.s == "meta":
 		r.next()

@@ -7,7 +7,6 @@ package compiler
 
 import (
 	"fmt"
-	"math/big"
 	"strings"
 
 	"github.com/nftgo/nftgo/ruleset"
@@ -134,14 +133,7 @@ func (r *rulectx) rawPayload(at tok) *xexpr {
 	}
 	p := &protoDesc{name: "raw", base: base, layer: 0}
 	x := &xexpr{kind: xPayload, proto: p, fname: "raw", off: nums[0], bits: nums[1], dt: tInteger, order: bigEndian, t0: at}
-	if x.off%8 != 0 || x.bits%8 != 0 {
-		n := x.bytesLen()
-		m := new(big.Int).Lsh(big.NewInt(1), uint(x.bits))
-		m.Sub(m, big.NewInt(1))
-		m.Lsh(m, uint(n*8-x.off%8-x.bits))
-		x.mask = encodeInt(m, n, bigEndian)
-		x.xor = make([]byte, n)
-	}
+	x.maskBits()
 	return x
 }
 

@@ -67,6 +67,21 @@ type xexpr struct {
 }
 
 // bytesLen is the register width of the value in bytes.
+// maskBits gives a field that does not start and end on byte boundaries
+// the mask that keeps its bits of the bytes loaded (nft's payload_expr
+// with a bitwise mask of the field's bits).
+func (x *xexpr) maskBits() {
+	if x.off%8 == 0 && x.bits%8 == 0 {
+		return
+	}
+	n := x.bytesLen()
+	m := new(big.Int).Lsh(big.NewInt(1), uint(x.bits))
+	m.Sub(m, big.NewInt(1))
+	m.Lsh(m, uint(n*8-x.off%8-x.bits))
+	x.mask = encodeInt(m, n, bigEndian)
+	x.xor = make([]byte, n)
+}
+
 func (x *xexpr) bytesLen() int {
 	if x.kind == xConcat {
 		n := 0
