@@ -89,15 +89,7 @@ func TestDiff(t *testing.T) {
 	if m := kernel.Missing(); m != "" {
 		t.Skipf("SKIP: this machine lacks %s", m)
 	}
-	bin := os.Getenv("NFTGO_BIN")
-	if bin == "" {
-		dir := t.TempDir()
-		bin = filepath.Join(dir, "nftgo")
-		if o, err := exec.Command("go", "build", "-o", bin, "../../cmd/nftgo").CombinedOutput(); err != nil {
-			t.Fatalf("cmd/nftgo does not build: %v\n%s", err, o)
-		}
-	}
-	cand := scenario.Binary{Path: bin}
+	cand := candidate(t)
 	work := t.TempDir()
 	var ran, loadErrBoth, mismatched, flaky int
 	byAspect := map[string]int{}
@@ -189,14 +181,7 @@ func TestRecheck(t *testing.T) {
 	if *recheck == "" {
 		t.Skip("SKIP: set -difffuzz.recheck DIR to compare nftgo with kept mismatches")
 	}
-	bin := os.Getenv("NFTGO_BIN")
-	if bin == "" {
-		bin = filepath.Join(t.TempDir(), "nftgo")
-		if o, err := exec.Command("go", "build", "-o", bin, "../../cmd/nftgo").CombinedOutput(); err != nil {
-			t.Fatalf("cmd/nftgo does not build: %v\n%s", err, o)
-		}
-	}
-	cand := scenario.Binary{Path: bin}
+	cand := candidate(t)
 	scs, err := scenario.LoadAll(*recheck)
 	if err != nil {
 		t.Fatal(err)
@@ -256,4 +241,17 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// candidate is the nftgo under test: $NFTGO_BIN, or ./cmd/nftgo built now.
+func candidate(t *testing.T) scenario.Binary {
+	t.Helper()
+	bin := os.Getenv("NFTGO_BIN")
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "nftgo")
+		if o, err := exec.Command("go", "build", "-o", bin, "../../cmd/nftgo").CombinedOutput(); err != nil {
+			t.Fatalf("cmd/nftgo does not build: %v\n%s", err, o)
+		}
+	}
+	return scenario.Binary{Path: bin}
 }

@@ -3,7 +3,6 @@ package difffuzz
 import (
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,14 +24,7 @@ func TestReduce(t *testing.T) {
 	if m := kernel.Missing(); m != "" {
 		t.Skipf("SKIP: this machine lacks %s", m)
 	}
-	bin := os.Getenv("NFTGO_BIN")
-	if bin == "" {
-		bin = filepath.Join(t.TempDir(), "nftgo")
-		if o, err := exec.Command("go", "build", "-o", bin, "../../cmd/nftgo").CombinedOutput(); err != nil {
-			t.Fatalf("cmd/nftgo does not build: %v\n%s", err, o)
-		}
-	}
-	cand := scenario.Binary{Path: bin}
+	cand := candidate(t)
 	s0, err := scenario.Load(*reduce)
 	if err != nil {
 		t.Fatal(err)
